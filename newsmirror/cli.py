@@ -1,0 +1,155 @@
+"""The command line: parse arguments, call one library function, print its result."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from newsmirror import __version__
+from newsmirror.config import CONFIG_NAME, Config, init_config, load_config
+from newsmirror.pipeline import RunRequest, run_once
+from newsmirror.progress import NORMAL, QUIET, VERBOSE, make_reporter
+from newsmirror.records import Candidate, NewsmirrorError, RunSummary
+
+config_option = click.option(
+    "--config", "-c", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+    default=None, help=f"Config file (default: ./{CONFIG_NAME}).",
+)
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="Print only failures.")
+verbose_option = click.option("--verbose", "-v", is_flag=True, help="Print every article processed.")
+
+
+def _verbosity(quiet: bool, verbose: bool) -> int:
+    return QUIET if quiet else VERBOSE if verbose else NORMAL
+
+
+def _load(config_path: Path | None) -> Config:
+    return load_config(config_path or Path.cwd() / CONFIG_NAME)
+
+
+class _Errors(click.Group):
+    """Turn library errors into one clean message (no traceback) at this single boundary."""
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201
+        try:
+            return super().invoke(ctx)
+        except NewsmirrorError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2 if exc.stage.value == "config" else 1)
+
+
+@click.group(cls=_Errors)
+@click.version_option(__version__)
+def main() -> None:
+    """Mirror news sites into self-contained Markdown pages in git."""
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+def init(directory: Path) -> None:
+    """Write a commented newsmirror.toml into DIRECTORY."""
+    path = init_config(directory)
+    click.echo(f"wrote {path}; edit its [[sources]], then run: newsmirror run --config {path}")
+
+
+def _run(config: Config, request: RunRequest, quiet: bool, verbose: bool) -> RunSummary:
+    with make_reporter(_verbosity(quiet, verbose)) as reporter:
+        summary = run_once(config, reporter, request)
+        reporter.summary(summary)
+    if nothing_done(summary):
+        sys.exit(1)
+    return summary
+
+
+def nothing_done(summary: RunSummary) -> bool:
+    """Non-zero exit only when nothing could be done: every source failed, or every article attempted failed."""
+    all_sources_failed = summary.sources_failed > 0 and summary.sources_read == 0
+    all_articles_failed = summary.failed > 0 and not summary.published_anything
+    return all_sources_failed or all_articles_failed
+
+
+@main.command()
+@config_option
+@quiet_option
+@verbose_option
+def run(config_path: Path | None, quiet: bool, verbose: bool) -> None:
+    """One incremental pass: read sources, mirror what is new or changed, commit."""
+    _run(_load(config_path), RunRequest(), quiet, verbose)
+
+
+@main.command()
+@click.argument("url")
+@click.option("--channel", required=True, help="Channel to list the article in (created if new).")
+@config_option
+@quiet_option
+@verbose_option
+def add(url: str, channel: str, config_path: Path | None, quiet: bool, verbose: bool) -> None:
+    """Mirror one article now (a hand-picked URL)."""
+    from newsmirror.config import CHANNEL_NAME
+
+    if not CHANNEL_NAME.match(channel):
+        raise click.BadParameter("lowercase letters, digits, '-' or '_'", param_hint="--channel")
+    candidate = Candidate(url=url, channel=channel, source="manual")
+    _run(_load(config_path), RunRequest(only=(candidate,), force=True), quiet, verbose)
+
+
+@main.command()
+@config_option
+@quiet_option
+def rebuild(config_path: Path | None, quiet: bool) -> None:
+    """Re-render every page from state (no network) and commit what changed."""
+    _run(_load(config_path), RunRequest(only=(), rebuild=True), quiet, False)
+
+
+@main.command()
+@config_option
+@click.option("--failures", "limit", default=10, show_default=True, help="How many recent failures to show.")
+def status(config_path: Path | None, limit: int) -> None:
+    """Sources, article counts per channel, recent failures."""
+    from newsmirror.status import status_lines
+
+    for line in status_lines(_load(config_path), limit):
+        click.echo(line)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--base-url", default=None, help="URL the pages were fetched from (resolves relative links).")
+@click.option("--jsonl", is_flag=True, help="One JSON object per file (the stable interface benchmarks use).")
+def extract(files: tuple[Path, ...], base_url: str | None, jsonl: bool) -> None:
+    """Extract the article from HTML files (plain or .gz)."""
+    from newsmirror.extract import extract_file
+
+    failed = 0
+    for path in files:
+        try:
+            result = extract_file(path, base_url)
+        except NewsmirrorError as exc:
+            failed += 1
+            result = {"file": str(path), "error": str(exc)}
+            click.echo(f"error: {exc}", err=True)
+        if jsonl:
+            click.echo(json.dumps(result, ensure_ascii=False))
+        elif "error" not in result:
+            click.echo(f"# {result['title']}\n\n{result['text']}\n")
+    if failed == len(files):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-mirror"),
+              show_default=True, help="Where the demo mirror goes (a git repository).")
+@quiet_option
+@verbose_option
+def demo(directory: Path, quiet: bool, verbose: bool) -> None:
+    """Start the bundled sample news site on 127.0.0.1, mirror it into DIR, stop the site."""
+    from newsmirror.demo.mirror import run_demo
+
+    with make_reporter(_verbosity(quiet, verbose)) as reporter:
+        summary, site_url = run_demo(directory, reporter)
+        reporter.summary(summary)
+    if not quiet:
+        click.echo(f"demo site was {site_url}; mirror: {directory.resolve()} (open README.md there)")

@@ -1,0 +1,255 @@
+"""Typed configuration, loaded from TOML and validated all at once.
+
+A config error names the file, the key, what was expected and what was found, for every bad key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from newsmirror.records import NewsmirrorError, Stage
+
+CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Labels(_Strict):
+    home: str = "Home"
+    hot: str = "Most read"
+    original: str = "Original URL"
+    share: str = "Share this page"
+    channels: str = "Channels"
+    newer: str = "Newer"
+    older: str = "Older"
+    hot_empty: str = "No view counts yet: this list fills up once readers open pages."
+    updated: str = "Updated"
+    more: str = "More"
+
+
+class MenuLink(_Strict):
+    label: str
+    url: str
+
+
+class FetchSettings(_Strict):
+    user_agent: str = "newsmirror/0.1 (+https://example.invalid/newsmirror)"
+    timeout: float = Field(20.0, gt=0)
+    per_host_concurrency: int = Field(2, ge=1, le=32)
+    total_concurrency: int = Field(16, ge=1, le=256)
+    delay: float = Field(0.0, ge=0, description="seconds between requests to one host")
+    retries: int = Field(3, ge=0, le=10)
+    backoff: float = Field(0.5, ge=0, description="first retry delay in seconds; doubles each retry")
+    max_bytes: int = Field(10_000_000, ge=1024)
+    max_redirects: int = Field(5, ge=0, le=20)
+    # connect to another address for a host, like curl --resolve: {"news.example.org" = "127.0.0.1:8080"}
+    resolve: dict[str, str] = {}
+
+
+class Channel(_Strict):
+    title: str | None = None
+    description: str = ""
+
+
+class Source(_Strict):
+    name: str
+    kind: Literal["feed", "sitemap", "listing", "urls"]
+    channel: str
+    url: str | None = None
+    urls: list[str] = []
+    # listing pages: CSS selector for article links, optional one for their titles
+    link_selector: str = "a"
+    title_selector: str | None = None
+    # ids: a regex whose first group (or whole match) becomes the article id
+    id_pattern: str | None = None
+    max_items: int = Field(200, ge=1)
+    enabled: bool = True
+    # extraction help: a site-rules file (fivefilters directive subset), relative to the config file
+    rules: str | None = None
+    # fetch articles through headless Chromium and extract from the rendered DOM (JS-built pages)
+    render_js: bool = False
+
+    @field_validator("channel")
+    @classmethod
+    def _channel_name(cls, value: str) -> str:
+        if not CHANNEL_NAME.match(value):
+            raise ValueError("a channel name of lowercase letters, digits, '-' or '_' (at most 64)")
+        return value
+
+    @field_validator("id_pattern")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"a valid regular expression ({exc})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _needs_location(self) -> "Source":
+        if self.kind == "urls":
+            if not self.urls:
+                raise ValueError("kind 'urls' needs a non-empty 'urls' list")
+        elif not self.url:
+            raise ValueError(f"kind '{self.kind}' needs 'url'")
+        return self
+
+
+class MirrorSettings(_Strict):
+    title: str = "News mirror"
+    description: str = ""
+    language: str = "en"
+    output: str = "mirror"  # git work tree, relative to the config file
+    state: str = "newsmirror.db"  # SQLite file, relative to the config file
+    public_urls: list[str] = []  # first one is the primary mirror (share block, QR code)
+    counter_pixel: str | None = None  # e.g. "https://counter.example/p/{path}"; {path} = page path
+    link_variation: bool = False  # append "?<id>" to links between mirror pages
+    in_body_links: Literal["keep", "text", "neutralise"] = "keep"
+    index_page_size: int = Field(30, ge=5, le=1000)
+    home_per_channel: int = Field(5, ge=1, le=100)
+    hot_size: int = Field(20, ge=1, le=500)
+    hot_days: int = Field(7, ge=1, le=365)
+    retry_base_minutes: float = Field(30.0, ge=0)
+    max_attempts: int = Field(8, ge=1)
+    commit_author: str = "newsmirror <newsmirror@localhost>"
+    promo_markdown: str = ""  # shown under the menu on every article page
+
+
+class Config(_Strict):
+    mirror: MirrorSettings = MirrorSettings()
+    labels: Labels = Labels()
+    menu: list[MenuLink] = []
+    fetch: FetchSettings = FetchSettings()
+    channels: dict[str, Channel] = {}
+    sources: list[Source] = []
+
+    # Set by load_config, not by the file.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+    path: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_keys(cls, value: dict[str, Channel]) -> dict[str, Channel]:
+        for name in value:
+            if not CHANNEL_NAME.match(name):
+                raise ValueError(f"channel name {name!r}: lowercase letters, digits, '-' or '_'")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_sources(self) -> "Config":
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    @property
+    def output_dir(self) -> Path:
+        return (self.base_dir / self.mirror.output).resolve()
+
+    @property
+    def state_path(self) -> Path:
+        return (self.base_dir / self.mirror.state).resolve()
+
+    def channel_title(self, name: str) -> str:
+        channel = self.channels.get(name)
+        return channel.title if channel and channel.title else name.replace("-", " ").replace("_", " ").title()
+
+    def channel_names(self) -> list[str]:
+        names = list(self.channels)
+        for source in self.sources:
+            if source.channel not in names:
+                names.append(source.channel)
+        return names
+
+
+class ConfigError(NewsmirrorError):
+    """Every problem in one config file, reported at once."""
+
+    def __init__(self, path: Path | str, problems: list[str]):
+        self.problems = problems
+        super().__init__(str(path), Stage.CONFIG, "; ".join(problems))
+
+    def __str__(self) -> str:
+        lines = [f"{self.resource}: {len(self.problems)} configuration error(s)"]
+        lines += [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+def _key(loc: tuple, data: dict) -> str:
+    parts: list[str] = []
+    node: object = data
+    for item in loc:
+        if isinstance(item, int):
+            name = None
+            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict):
+                name = node[item].get("name")
+            parts[-1] = parts[-1] + (f"[{item}]" + (f" ({name})" if name else ""))
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+        else:
+            parts.append(str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return ".".join(parts) or "(top level)"
+
+
+def _describe(error: dict, data: dict) -> str:
+    key = _key(tuple(error["loc"]), data)
+    message = error["msg"].removeprefix("Value error, ").removeprefix("Input should be ")
+    if error["type"] == "extra_forbidden":
+        return f"key '{key}': unknown key (found {error['input']!r})"
+    if error["type"] == "missing":
+        return f"key '{key}': required, but missing"
+    found = error.get("input")
+    found_text = repr(found) if not isinstance(found, dict) else "a table"
+    return f"key '{key}': expected {message[0].lower() + message[1:]}; found {found_text}"
+
+
+def parse_config(text: str, path: Path | str = "<config>", base_dir: Path | None = None) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, [f"not valid TOML: {exc}"]) from exc
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(path, [_describe(e, data) for e in exc.errors()]) from exc
+    base = base_dir if base_dir is not None else Path(path).resolve().parent
+    return config.model_copy(update={"base_dir": base, "path": Path(path)})
+
+
+def load_config(path: Path | str) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, ["file not found (create one with `newsmirror init DIR`)"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, [f"cannot read: {exc}"]) from exc
+    return parse_config(text, path, path.resolve().parent)
+
+
+CONFIG_NAME = "newsmirror.toml"
+
+
+def scaffold_text() -> str:
+    from importlib.resources import files
+
+    return files("newsmirror").joinpath("templates/newsmirror.toml").read_text(encoding="utf-8")
+
+
+def init_config(directory: Path | str) -> Path:
+    """Write a commented newsmirror.toml into `directory` (created if needed); never overwrites."""
+    target = Path(directory) / CONFIG_NAME
+    if target.exists():
+        raise ConfigError(target, ["already exists; not overwritten"])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(scaffold_text(), encoding="utf-8")
+    return target

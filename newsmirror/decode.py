@@ -1,0 +1,151 @@
+"""Bytes -> str for HTML pages, never trusting a declared charset blindly.
+
+Order: BOM; the HTTP header charset; the page's own <meta charset>/http-equiv (or XML declaration) near the top.
+A declared charset is verified: if the bytes do not decode cleanly with it (or are valid UTF-8 with non-ASCII
+content while the declaration says otherwise), we detect instead: strict UTF-8 first, then charset-normalizer.
+Chinese legacy names are widened to their supersets (gb2312/gbk -> gb18030, big5 -> big5hkscs). Never raises:
+the last resort is UTF-8 with replacement characters.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from charset_normalizer import from_bytes
+
+META_SCAN_BYTES = 8192  # where to look for <meta charset> / <?xml encoding>
+DETECT_SAMPLE_BYTES = 200_000  # charset-normalizer only needs a sample
+MAX_BAD_RATIO = 0.005  # share of non-ASCII bytes that may be undecodable (real GBK pages have stray bytes)
+_ASCII = bytes(range(128))
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_META = re.compile(
+    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([a-zA-Z0-9_\-.:]+)"""
+    rb"""|<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_\-.:]+)""",
+    re.IGNORECASE,
+)
+# Legacy names -> the superset browsers actually use.
+_WIDEN = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "gb_2312-80": "gb18030",
+    "gb_2312": "gb18030",
+    "x-gbk": "gb18030",
+    "cp936": "gb18030",
+    "ms936": "gb18030",
+    "euc-cn": "gb18030",
+    "hz-gb-2312": "gb18030",
+    "big5": "big5hkscs",
+    "big5-hkscs": "big5hkscs",
+    "x-x-big5": "big5hkscs",
+    "cp950": "big5hkscs",
+    "iso-8859-1": "cp1252",  # WHATWG: latin-1 labels mean windows-1252
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "shift_jis": "cp932",
+    "sjis": "cp932",
+    "x-sjis": "cp932",
+    "euc-kr": "cp949",
+    "ks_c_5601-1987": "cp949",
+    "utf8": "utf-8",
+    "unicode": "utf-8",  # pages declaring "unicode" are nearly always UTF-8 bytes
+}
+
+
+def normalize_charset(name: str | None) -> str | None:
+    """A Python codec name for a declared charset label, widened to its superset; None if unknown."""
+    if not name:
+        return None
+    label = name.strip().strip("\"'").lower()
+    label = _WIDEN.get(label, label)
+    try:
+        codec = codecs.lookup(label).name
+    except LookupError:
+        return None
+    if codec in ("utf-16", "utf-16-le", "utf-16-be", "utf-32"):  # a meta tag in ASCII cannot be UTF-16
+        return "utf-8"
+    return _WIDEN.get(codec, codec)
+
+
+def sniff_meta_charset(raw: bytes) -> str | None:
+    """The charset label a page declares in its first bytes (meta charset, http-equiv or XML declaration)."""
+    match = _META.search(raw[:META_SCAN_BYTES])
+    if not match:
+        return None
+    return (match.group(1) or match.group(2)).decode("ascii", "ignore")
+
+
+def _strict(raw: bytes, codec: str) -> str | None:
+    try:
+        return raw.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _mostly_clean(raw: bytes, codec: str) -> str | None:
+    """Decode with replacement, accepted only if bad bytes are a tiny share of the non-ASCII ones
+    (stray bytes, a cut-off tail), so a legacy page is never read as UTF-8 with holes."""
+    try:
+        text = raw.decode(codec, errors="replace")
+    except LookupError:
+        return None
+    bad = text.count("\ufffd") - raw.count(b"\xef\xbf\xbd")  # U+FFFD genuinely in a UTF-8 page is no error
+    non_ascii = len(raw.translate(None, _ASCII))
+    return text if bad <= max(1, non_ascii * MAX_BAD_RATIO) else None
+
+
+def _detect(raw: bytes) -> str | None:
+    """charset-normalizer's best guess on a sample, widened; None for binary or undecidable input."""
+    sample = raw[:DETECT_SAMPLE_BYTES]
+    try:
+        best = from_bytes(sample).best()
+    except Exception:  # the detector is a heuristic; a failure in it must not fail the page  # noqa: BLE001
+        return None
+    return normalize_charset(best.encoding) if best is not None else None
+
+
+def decode_html(raw: bytes, declared: str | None = None) -> str:
+    """Decode an HTML page; `declared` is the HTTP Content-Type charset, if any."""
+    if not raw:
+        return ""
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            return raw[len(bom) :].decode(codec, errors="replace")
+
+    is_ascii = raw.isascii()
+    utf8 = None if is_ascii else _strict(raw, "utf-8")
+    codec = normalize_charset(declared) or normalize_charset(sniff_meta_charset(raw))
+    if codec is not None:
+        if is_ascii:
+            return raw.decode(codec, errors="replace")
+        if utf8 is not None:  # valid UTF-8 with non-ASCII bytes is almost never a legacy encoding
+            return utf8
+        if codec != "utf-8":
+            text = _strict(raw, codec) or _mostly_clean(raw, codec)
+            if text is not None:
+                return text
+        # the declaration does not fit the bytes: detect
+
+    if is_ascii:
+        return raw.decode("ascii")
+    if utf8 is not None:
+        return utf8
+    # Mostly-UTF-8 pages with a few broken bytes are common; prefer them over a wild guess.
+    text = _mostly_clean(raw, "utf-8")
+    if text is not None:
+        return text
+    codec = _detect(raw)
+    if codec:
+        text = _strict(raw, codec) or _mostly_clean(raw, codec)
+        if text is not None:
+            return text
+    return raw.decode("utf-8", errors="replace")

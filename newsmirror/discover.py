@@ -1,0 +1,130 @@
+"""Discover (pure parsing): turn a source's fetched bytes into article candidates.
+
+Feeds are parsed from bytes we fetched (never from a URL), listing pages with the source's CSS selectors, sitemaps
+(including news sitemaps and one level of sitemap indexes) with lxml.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+from lxml import etree
+from lxml import html as lxml_html
+from lxml.cssselect import CSSSelector
+
+from newsmirror.config import Source
+from newsmirror.records import Candidate, NewsmirrorError, Stage
+
+
+class DiscoverError(NewsmirrorError):
+    def __init__(self, url: str, reason: str):
+        super().__init__(url, Stage.DISCOVER, reason)
+
+
+def iso_from_struct(value: time.struct_time | None) -> str | None:
+    if not value:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(calendar.timegm(value)))
+
+
+def _http_url(url: str) -> bool:
+    return urlsplit(url).scheme in {"http", "https"}
+
+
+def parse_feed(body: bytes, source: Source, feed_url: str) -> list[Candidate]:
+    """RSS 0.9x/1.0/2.0, Atom and JSON Feed entries, in feed order."""
+    parsed = feedparser.parse(body, response_headers={"content-location": feed_url})
+    if not parsed.entries:
+        cause = parsed.get("bozo_exception")
+        reason = f"not a feed ({cause})" if parsed.bozo and cause else "feed has no entries"
+        raise DiscoverError(feed_url, reason)
+    candidates = []
+    for entry in parsed.entries[: source.max_items]:
+        link = entry.get("link") or ""
+        if not link and isinstance(entry.get("id"), str) and _http_url(entry["id"]):
+            link = entry["id"]
+        link = urljoin(feed_url, link.strip())
+        if not link or not _http_url(link):
+            continue
+        published = iso_from_struct(entry.get("published_parsed") or entry.get("updated_parsed"))
+        updated = iso_from_struct(entry.get("updated_parsed"))
+        version = entry.get("updated") or entry.get("published") or None
+        candidates.append(Candidate(
+            url=link, channel=source.channel, source=source.name, title=(entry.get("title") or None),
+            published=published, updated=updated, source_version=version,
+        ))
+    return candidates
+
+
+def parse_listing(page_html: str, source: Source, page_url: str) -> list[Candidate]:
+    """Article links on a channel listing page, chosen by `link_selector` (CSS)."""
+    try:
+        tree = lxml_html.document_fromstring(page_html)
+    except (etree.ParserError, ValueError) as exc:
+        raise DiscoverError(page_url, f"listing page does not parse: {exc}") from exc
+    base = tree.xpath("string(//base/@href)") or page_url
+    seen: set[str] = set()
+    candidates = []
+    for link in CSSSelector(source.link_selector)(tree):
+        href = (link.get("href") or "").strip()
+        if not href or href.startswith(("#", "javascript:", "mailto:")):
+            continue
+        url = urljoin(urljoin(page_url, base), href).split("#", 1)[0]
+        if url in seen or not _http_url(url):
+            continue
+        seen.add(url)
+        title_node = link
+        if source.title_selector:
+            found = CSSSelector(source.title_selector)(link)
+            title_node = found[0] if found else link
+        title = " ".join(title_node.text_content().split()) or None
+        candidates.append(Candidate(url=url, channel=source.channel, source=source.name, title=title))
+        if len(candidates) >= source.max_items:
+            break
+    if not candidates:
+        raise DiscoverError(page_url, f"no links match selector {source.link_selector!r}")
+    return candidates
+
+
+SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+NEWS_NS = "{http://www.google.com/schemas/sitemap-news/0.9}"
+
+
+def parse_sitemap(body: bytes, source: Source, sitemap_url: str) -> tuple[list[Candidate], list[str]]:
+    """(article candidates, child sitemap URLs) from a sitemap, news sitemap or sitemap index."""
+    try:
+        root = etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False))
+    except etree.XMLSyntaxError as exc:
+        raise DiscoverError(sitemap_url, f"sitemap is not valid XML: {exc}") from exc
+    children = [
+        (loc.text or "").strip() for loc in root.iter(f"{SITEMAP_NS}loc")
+        if loc.getparent() is not None and loc.getparent().tag == f"{SITEMAP_NS}sitemap"
+    ]
+    entries = []
+    for url_node in root.iter(f"{SITEMAP_NS}url"):
+        loc = (url_node.findtext(f"{SITEMAP_NS}loc") or "").strip()
+        if not loc or not _http_url(urljoin(sitemap_url, loc)):
+            continue
+        lastmod = (url_node.findtext(f"{SITEMAP_NS}lastmod") or "").strip() or None
+        news_date = (url_node.findtext(f"{NEWS_NS}news/{NEWS_NS}publication_date") or "").strip() or None
+        title = (url_node.findtext(f"{NEWS_NS}news/{NEWS_NS}title") or "").strip() or None
+        entries.append(Candidate(
+            url=urljoin(sitemap_url, loc), channel=source.channel, source=source.name, title=title,
+            published=news_date or lastmod, updated=lastmod, source_version=lastmod or news_date,
+        ))
+    # Newest first when dates are known, so max_items keeps the recent ones.
+    entries.sort(key=lambda c: c.published or "", reverse=True)
+    if not entries and not children:
+        raise DiscoverError(sitemap_url, "sitemap lists no URLs")
+    return entries[: source.max_items], [urljoin(sitemap_url, c) for c in children if c]
+
+
+def parse_url_list(source: Source) -> list[Candidate]:
+    return [
+        Candidate(url=url.strip(), channel=source.channel, source=source.name)
+        for url in source.urls[: source.max_items]
+        if _http_url(url.strip())
+    ]

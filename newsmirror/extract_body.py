@@ -1,0 +1,221 @@
+"""trafilatura's XML body -> our clean body HTML, and body HTML -> running text.
+
+The body HTML uses only p, h2-h4, ul/ol/li, blockquote, pre, table/tr/th/td, strong/em/code/sub/sup/del, br,
+a[href] and figure(img[src alt], figcaption). The running text leaves out figures (so captions and credits never
+reach it); paragraphs are separated by blank lines, list items and table rows by line breaks.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+from lxml import html as lxml_html
+
+from newsmirror.records import ImageRef
+
+_HI = {"#b": "strong", "#i": "em", "#u": "em", "#t": "code", "#sub": "sub", "#sup": "sup"}
+_SIMPLE = {"p": "p", "item": "li", "quote": "blockquote", "table": "table", "row": "tr", "lb": "br", "del": "del",
+           "code": "pre", "ul": "ul", "ol": "ol", "li": "li", "blockquote": "blockquote", "tr": "tr", "td": "td",
+           "th": "th", "h2": "h2", "h3": "h3", "h4": "h4", "strong": "strong", "em": "em", "b": "strong",
+           "i": "em", "br": "br", "pre": "pre", "sub": "sub", "sup": "sup"}
+_INLINE_PARENTS = {"p", "h2", "h3", "h4", "a", "strong", "em", "code", "sub", "sup", "del"}
+_TEXT_BLOCKS = {"p", "h2", "h3", "h4", "pre", "tr", "dt", "dd"}
+_SPACE = re.compile(r"\s+")
+
+
+def _tag_for(el) -> str | None:
+    tag = el.tag
+    if tag == "head":
+        level = (el.get("rend") or "h3")[1:]
+        return f"h{min(4, max(2, int(level) if level.isdigit() else 3))}"
+    if tag == "list":
+        return "ol" if el.get("rend") == "ol" else "ul"
+    if tag == "cell":
+        return "th" if el.get("role") == "head" else "td"
+    if tag == "hi":
+        return _HI.get(el.get("rend") or "", "em")
+    if tag in ("ref", "a"):
+        return "a"
+    if tag in ("h1", "h5", "h6"):
+        return {"h1": "h2", "h5": "h4", "h6": "h4"}[tag]
+    return _SIMPLE.get(tag)
+
+
+def _append_text(parent, text: str | None) -> None:
+    if not text:
+        return
+    if len(parent):
+        last = parent[-1]
+        last.tail = (last.tail or "") + text
+    else:
+        parent.text = (parent.text or "") + text
+
+
+def _convert(src, out, images: list[ImageRef], captions: dict[str, str], alts: dict[str, str]) -> None:
+    """Append the converted children of `src` to `out`."""
+    _append_text(out, src.text)
+    for child in src:
+        if not isinstance(child.tag, str):
+            _append_text(out, child.tail)
+            continue
+        if child.tag in ("graphic", "img"):
+            url = (child.get("src") or "").strip()
+            if url and not url.startswith("data:") and not any(i.src == url for i in images):
+                ref = ImageRef(url, alts.get(url) or child.get("alt") or "", captions.get(url, ""))
+                images.append(ref)
+                figure = etree.SubElement(out, "figure")
+                etree.SubElement(figure, "img", src=ref.src, alt=ref.alt)
+                if ref.caption:
+                    etree.SubElement(figure, "figcaption").text = ref.caption
+        else:
+            tag = _tag_for(child)
+            if tag is None:  # unknown wrapper: keep its content
+                _convert(child, out, images, captions, alts)
+            else:
+                new = etree.SubElement(out, tag)
+                if tag == "a":
+                    href = child.get("target") or child.get("href") or ""
+                    if href.startswith(("http://", "https://", "mailto:")):
+                        new.set("href", href)
+                _convert(child, new, images, captions, alts)
+        _append_text(out, child.tail)
+
+
+def _hoist_figures(body) -> None:
+    """A figure inside a paragraph or heading moves to just after that block (figures are not phrasing)."""
+    for figure in list(body.iter("figure")):
+        block, parent = figure, figure.getparent()
+        while parent is not None and parent.tag in _INLINE_PARENTS:
+            block, parent = parent, parent.getparent()
+        if block is figure:
+            continue
+        tail, figure.tail = figure.tail, None
+        _append_after(figure, tail)
+        block.addnext(figure)
+        figure.tail = None
+
+
+def _append_after(el, text: str | None) -> None:
+    """Put `text` where `el` was, before `el` is moved away."""
+    if not text:
+        return
+    prev = el.getprevious()
+    if prev is not None:
+        prev.tail = (prev.tail or "") + text
+    else:
+        parent = el.getparent()
+        parent.text = (parent.text or "") + text
+
+
+def _prune_empty(body) -> None:
+    for el in reversed(list(body.iter())):
+        if el is body or el.tag in ("br", "img", "figure", "td", "th"):
+            continue
+        if len(el) == 0 and not (el.text or "").strip():
+            parent = el.getparent()
+            if el.tail and el.tail.strip():
+                _append_after(el, el.tail)
+            parent.remove(el)
+
+
+def xml_to_body(xml_body, captions: dict[str, str], alts: dict[str, str]) -> tuple[object, list[ImageRef]]:
+    """Convert trafilatura's XML body into a <div> of clean HTML; also return the images in order."""
+    body = etree.Element("div")
+    images: list[ImageRef] = []
+    _convert(xml_body, body, images, captions, alts)
+    _hoist_figures(body)
+    _prune_empty(body)
+    return body, images
+
+
+def body_to_html(body) -> str:
+    """Serialize the body's children (no wrapper) as HTML."""
+    parts = [lxml_html.tostring(child, encoding="unicode", method="html", with_tail=False) for child in body]
+    return "\n".join(parts)
+
+
+def _inline_text(el) -> str:
+    pieces: list[str] = []
+
+    def walk(node) -> None:
+        if node.tag == "figure":
+            pass
+        elif node.tag == "br":
+            pieces.append("\x00")
+        else:
+            pieces.append(node.text or "")
+            for child in node:
+                if child.tag not in ("ul", "ol", "table"):
+                    walk(child)
+        if node is not el:
+            pieces.append(node.tail or "")
+
+    walk(el)
+    lines = (_SPACE.sub(" ", line).strip() for line in "".join(pieces).split("\x00"))
+    return "\n".join(line for line in lines if line)
+
+
+def body_to_text(body) -> str:
+    """The running text of a body: blocks separated by blank lines, list items and rows by line breaks."""
+    blocks: list[str] = []
+
+    def walk(el) -> None:
+        tag = el.tag
+        if tag == "figure":
+            return
+        if tag in ("ul", "ol"):
+            items = []
+            for li in el:
+                if li.tag == "li":
+                    text = _inline_text(li)
+                    if text:
+                        items.append(text)
+                    for nested in li.iter("ul", "ol", "table"):
+                        if nested.getparent() is li:
+                            if items:
+                                blocks.append("\n".join(items))
+                                items = []
+                            walk(nested)
+            if items:
+                blocks.append("\n".join(items))
+            return
+        if tag == "table":
+            rows = [" | ".join(_inline_text(c) for c in tr if c.tag in ("td", "th")) for tr in el.iter("tr")]
+            rows = [r for r in rows if r.strip(" |")]
+            if rows:
+                blocks.append("\n".join(rows))
+            return
+        if tag in _TEXT_BLOCKS:
+            text = el.text_content() if tag == "pre" else _inline_text(el)
+            if text.strip():
+                blocks.append(text.strip())
+            return
+        if el.text and el.text.strip():
+            blocks.append(_SPACE.sub(" ", el.text).strip())
+        for child in el:
+            walk(child)
+            if child.tail and child.tail.strip():
+                blocks.append(_SPACE.sub(" ", child.tail).strip())
+
+    walk(body)
+    return "\n\n".join(blocks)
+
+
+def _norm(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def drop_headline(body, headlines: tuple[str, ...], lookahead: int = 3) -> None:
+    """Remove leading blocks that repeat the headline (the title is not running text)."""
+    wanted = {n for n in map(_norm, headlines) if n}
+    if not wanted:
+        return
+    for child in list(body)[:lookahead]:
+        if child.tag == "figure":
+            continue
+        text = _norm("".join(child.itertext()))
+        if text and text in wanted:
+            body.remove(child)
+        elif len(text) > 0:
+            break

@@ -1,0 +1,190 @@
+"""Images in a parsed page: promote lazy sources, drop pixels/icons/placeholders, find captions.
+
+All functions work on an lxml.html tree in place (prepare) or read it (captions); the tree's links are made
+absolute before these run, except the lazy attributes, which are resolved here.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin
+
+from lxml import html as lxml_html
+
+LAZY_ATTRS = (
+    "data-src",
+    "data-original",
+    "data-lazy-src",
+    "data-lazy",
+    "data-original-src",
+    "data-full-src",
+    "data-hi-res-src",
+    "data-url",
+)
+SRCSET_ATTRS = ("data-srcset", "data-lazy-srcset", "srcset")
+_PLACEHOLDER = re.compile(
+    r"^data:|blank\.(gif|png)|spacer|placeholder|transparent\.(gif|png)|1x1|pixel\.(gif|png)|grey\.gif|"
+    r"/loading\.|lazy[-_]?load|\.svg#",
+    re.IGNORECASE,
+)
+_TRACKER = re.compile(r"pixel|beacon|/track|tracking|analytics|doubleclick|/b\?|/p\?|scorecardresearch", re.I)
+_ICON = re.compile(r"\bicon|emoji|smiley|sprite|favicon|\.ico(\?|$)|avatar|gravatar", re.IGNORECASE)
+_DIMENSION = re.compile(r"^\s*(\d+)")
+CAPTION_CLASS = re.compile(r"caption|credit|wp-caption-text|photo-?desc|img-?desc|image-?desc", re.IGNORECASE)
+
+
+def parse_srcset(value: str) -> str | None:
+    """The largest candidate of a srcset ("a.jpg 640w, b.jpg 1280w" or "a.jpg 1x, b.jpg 2x")."""
+    best, best_size = None, -1.0
+    for part in re.split(r",\s+(?=\S)", value.strip()):
+        bits = part.split()
+        if not bits:
+            continue
+        size = 1.0
+        if len(bits) > 1:
+            try:
+                size = float(bits[1][:-1]) if bits[1][-1] in "wxh" else 1.0
+            except ValueError:
+                size = 1.0
+        if size > best_size:
+            best, best_size = bits[0], size
+    return best
+
+
+def _dimension(img, name: str) -> int | None:
+    value = img.get(name)
+    if value is None:
+        match = re.search(rf"(?:^|;)\s*{name}\s*:\s*(\d+)px", img.get("style") or "")
+        return int(match.group(1)) if match else None
+    match = _DIMENSION.match(value)
+    return int(match.group(1)) if match else None
+
+
+def is_placeholder(src: str | None) -> bool:
+    return not src or not src.strip() or bool(_PLACEHOLDER.search(src))
+
+
+def is_junk(img, src: str) -> bool:
+    """Tracking pixels (≤ 2 px), icons and emoji, spacer/placeholder images."""
+    width, height = _dimension(img, "width"), _dimension(img, "height")
+    if (width is not None and width <= 2) or (height is not None and height <= 2):
+        return True
+    if width is not None and height is not None and width <= 40 and height <= 40:
+        return True
+    if is_placeholder(src):
+        return True
+    hint = " ".join(filter(None, (src, img.get("class"), img.get("id"))))
+    if _ICON.search(hint):
+        return True
+    return bool(_TRACKER.search(src)) and (width is None or width <= 10)
+
+
+def _lazy_source(img) -> str | None:
+    for attr in LAZY_ATTRS:
+        value = img.get(attr)
+        if value and not is_placeholder(value):
+            return value.strip()
+    for attr in SRCSET_ATTRS:
+        value = img.get(attr)
+        if value:
+            candidate = parse_srcset(value)
+            if candidate and not is_placeholder(candidate):
+                return candidate
+    parent = img.getparent()
+    if parent is not None and parent.tag == "picture":
+        for source in parent.iter("source"):
+            for attr in ("srcset", "data-srcset"):
+                value = source.get(attr)
+                candidate = parse_srcset(value) if value else None
+                if candidate and not is_placeholder(candidate):
+                    return candidate
+    return None
+
+
+def _unwrap_noscripts(root) -> None:
+    """A <noscript><img></noscript> next to a lazy <img> gives it its source; a lone one becomes the image."""
+    for noscript in list(root.iter("noscript")):
+        imgs = list(noscript.iter("img"))
+        if not imgs and noscript.text and "<img" in noscript.text:  # some parsers keep noscript as text
+            try:
+                imgs = list(lxml_html.fragment_fromstring(noscript.text, create_parent="div").iter("img"))
+            except Exception:  # malformed fallback markup: ignore it  # noqa: BLE001
+                imgs = []
+        parent = noscript.getparent()
+        if parent is None:
+            continue
+        fallback = imgs[0].get("src") if imgs else None
+        sibling = next((el for el in parent.iter("img") if not _inside(el, noscript)), None)
+        if fallback and sibling is not None:
+            if is_placeholder(sibling.get("src")) and not _lazy_source(sibling):
+                sibling.set("src", fallback)
+            _drop(noscript)
+        elif fallback:
+            img = lxml_html.Element("img", src=fallback, alt=imgs[0].get("alt") or "")
+            noscript.addprevious(img)
+            _drop(noscript)
+        else:
+            _drop(noscript)
+
+
+def _inside(el, ancestor) -> bool:
+    return any(a is ancestor for a in el.iterancestors())
+
+
+def _drop(el) -> None:
+    """Remove an element but keep its tail text."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    if el.tail:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
+
+
+def prepare_images(root, base_url: str) -> None:
+    """Promote lazy sources to `src` (absolute), drop junk images and now-useless <source>/<noscript>."""
+    _unwrap_noscripts(root)
+    for img in list(root.iter("img")):
+        lazy = _lazy_source(img)
+        src = img.get("src")
+        if lazy and (is_placeholder(src) or img.get("data-src") or img.get("data-original")):
+            src = lazy
+        if src and not src.startswith("data:"):
+            src = urljoin(base_url, src.strip())
+        if not src or is_junk(img, src):
+            _drop(img)
+            continue
+        img.set("src", src)
+        for attr in (*LAZY_ATTRS, *SRCSET_ATTRS, "sizes", "loading"):
+            img.attrib.pop(attr, None)
+    for source in list(root.iter("source")):
+        _drop(source)
+
+
+def caption_of(img) -> tuple[str, object | None]:
+    """The caption text of an image and the element holding it (figcaption or a caption-classed block)."""
+    node = img
+    for _ in range(4):
+        node = node.getparent()
+        if node is None or node.tag in ("body", "article", "main"):
+            break
+        for child in node.iter("figcaption"):
+            return _text(child), child
+        for child in node.iter():
+            if child is img or not isinstance(child.tag, str) or child.tag in ("img", "picture", "a"):
+                continue
+            if CAPTION_CLASS.search(child.get("class") or "") and len(list(child.iter("img"))) == 0:
+                return _text(child), child
+        if node.tag == "figure":
+            break
+        if len(_text(node)) > 400:  # climbed into running text: no caption here
+            break
+    return "", None
+
+
+def _text(el) -> str:
+    return " ".join("".join(el.itertext()).split())

@@ -1,0 +1,113 @@
+"""One incremental pass, top to bottom:
+
+    discover sources | plan against state | fetch (async) | extract (process pool) | render | publish; then state
+
+State is committed only after the mirror is published, so a run killed at any point is simply done again by the
+next one, which converges to the same files. One bad article is a failure record, never an abort.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from newsmirror import steps
+from newsmirror.config import Config
+from newsmirror.plan import PlanOptions, plan, retry_delay
+from newsmirror.progress import Reporter
+from newsmirror.publish import PublishError, publish
+from newsmirror.records import Candidate, ItemResult, NewsmirrorError, RunSummary, Stage
+from newsmirror.store import Store
+
+
+class RunLockedError(NewsmirrorError):
+    def __init__(self, path: Path):
+        super().__init__(str(path), Stage.CONFIG, "another newsmirror run holds this mirror's lock")
+
+
+@contextmanager
+def run_lock(state_path: Path) -> Iterator[None]:
+    """One run at a time per mirror (an advisory lock next to the state file)."""
+    lock_path = state_path.with_name(state_path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunLockedError(lock_path) from None
+        yield
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What one pass should do; the default is a full incremental run over every source."""
+
+    only: tuple[Candidate, ...] | None = None  # mirror just these (newsmirror add)
+    force: bool = False  # fetch even what state says is unchanged
+    rebuild: bool = False  # re-render every page from state (no network unless sources are read)
+
+
+def run_once(config: Config, reporter: Reporter | None = None, request: RunRequest = RunRequest(),
+             now: datetime | None = None) -> RunSummary:
+    reporter = reporter or Reporter()
+    with run_lock(config.state_path), Store(config.state_path) as store:
+        return asyncio.run(_run(config, store, reporter, request, now or utcnow()))
+
+
+async def _run(config: Config, store: Store, reporter: Reporter, request: RunRequest, now: datetime) -> RunSummary:
+    stamp = now.isoformat()
+    summary = RunSummary(output=str(config.output_dir))
+    run_id = store.start_run(stamp)
+
+    async with steps.fetcher(config) as fetcher:
+        if request.only is not None:
+            candidates, caches = list(request.only), []
+        else:
+            candidates, caches = await steps.discover_all(config, store, fetcher, reporter, summary)
+        options = PlanOptions(
+            id_patterns={s.name: s.id_pattern for s in config.sources},
+            max_attempts=config.mirror.max_attempts, retry_base_minutes=config.mirror.retry_base_minutes,
+        )
+        decided = plan(
+            candidates, store.articles_by_url(steps.canonical_urls(candidates)),
+            [] if request.only is not None else store.failed_articles(), now, options,
+            force=request.force, ids_in_use=store.ids_in_use(),
+        )
+        outcomes = await steps.fetch_and_extract(config, store, fetcher, decided.tasks, reporter)
+
+    try:
+        with store.transaction():
+            for url, etag, last_modified in caches:
+                store.save_cache(url, etag, last_modified, stamp)
+            changed = steps.apply_outcomes(store, outcomes, decided, now, config, summary, run_id, reporter)
+            files = steps.render_changed(config, store, changed, now, full=request.rebuild)
+            reporter.stage("publish", None)
+            summary.publish = publish(config.output_dir, files, commit_message(summary, now), config.mirror.commit_author)
+            reporter.advance("publish")
+            store.finish_run(run_id, utcnow().isoformat(), summary.new, summary.updated, summary.unchanged,
+                             summary.failed, summary.publish.commit)
+    except (PublishError, OSError) as exc:
+        error = exc if isinstance(exc, PublishError) else PublishError(str(config.output_dir), str(exc))
+        with store.transaction():
+            store.record_failure(run_id, error.resource, Stage.PUBLISH.value, error.reason, stamp)
+        raise error from exc
+    return summary
+
+
+def commit_message(summary: RunSummary, now: datetime) -> str:
+    return (
+        f"newsmirror: {summary.new} new, {summary.updated} updated, {summary.failed} failed "
+        f"({now.strftime('%Y-%m-%d %H:%M')} UTC)"
+    )
+
+
+__all__ = ["RunRequest", "run_once", "retry_delay", "ItemResult"]

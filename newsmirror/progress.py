@@ -1,0 +1,109 @@
+"""Feedback while a run works: live per-stage progress on a terminal, one line per failure otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from newsmirror.records import ItemResult, RunSummary
+
+QUIET, NORMAL, VERBOSE = 0, 1, 2
+
+
+class Reporter:
+    """Plain reporter for cron and CI (no TTY): failures one per line, a one-line summary at the end."""
+
+    def __init__(self, verbosity: int = NORMAL, stream: TextIO | None = None):
+        self.verbosity = verbosity
+        self.stream = stream or sys.stderr
+        self.started = time.monotonic()
+
+    def __enter__(self) -> "Reporter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        if self.verbosity >= VERBOSE:
+            self._line(f"{name}: {total if total is not None else '?'} item(s)")
+
+    def advance(self, name: str, amount: int = 1) -> None:
+        pass
+
+    def item(self, result: ItemResult) -> None:
+        if not result.ok:
+            self._line(f"FAILED {result.error}")
+        elif self.verbosity >= VERBOSE:
+            self._line(f"{result.outcome:9} {result.url} -> {result.article_id}")
+
+    def failure(self, message: str) -> None:
+        self._line(f"FAILED {message}")
+
+    def summary(self, summary: RunSummary) -> None:
+        if self.verbosity >= NORMAL:
+            self._line(summary_line(summary, time.monotonic() - self.started), stream=sys.stdout)
+
+    def close(self) -> None:
+        pass
+
+    def _line(self, text: str, stream: TextIO | None = None) -> None:
+        print(text, file=stream or self.stream, flush=True)
+
+
+class RichReporter(Reporter):
+    """Live progress bars per stage on a terminal."""
+
+    def __init__(self, verbosity: int = NORMAL, console: Console | None = None):
+        super().__init__(verbosity)
+        self.console = console or Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("[bold]{task.description:<9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=self.console, transient=False,
+        )
+        self.tasks: dict[str, TaskID] = {}
+        self.progress.start()
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        if name in self.tasks:
+            self.progress.update(self.tasks[name], total=total)
+        else:
+            self.tasks[name] = self.progress.add_task(name, total=total)
+
+    def advance(self, name: str, amount: int = 1) -> None:
+        if name not in self.tasks:
+            self.stage(name)
+        self.progress.advance(self.tasks[name], amount)
+
+    def item(self, result: ItemResult) -> None:
+        if not result.ok:
+            self.progress.console.print(f"[red]FAILED[/red] {result.error}", markup=True, highlight=False)
+        elif self.verbosity >= VERBOSE:
+            self.progress.console.print(f"{result.outcome:9} {result.url} -> {result.article_id}", highlight=False)
+
+    def failure(self, message: str) -> None:
+        self.progress.console.print(f"[red]FAILED[/red] {message}", markup=True, highlight=False)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def summary_line(summary: RunSummary, seconds: float) -> str:
+    commit = summary.publish.commit[:10] if summary.publish.commit else "no changes, no commit"
+    sources = f"{summary.sources_read} source(s) read"
+    if summary.sources_failed:
+        sources += f", {summary.sources_failed} failed"
+    return (
+        f"{summary.new} new, {summary.updated} updated, {summary.unchanged} unchanged, {summary.failed} failed; "
+        f"{sources}; {len(summary.publish.written)} file(s) written to {summary.output} ({commit}) in {seconds:.1f}s"
+    )
+
+
+def make_reporter(verbosity: int) -> Reporter:
+    if verbosity > QUIET and sys.stderr.isatty():
+        return RichReporter(verbosity)
+    return Reporter(verbosity)

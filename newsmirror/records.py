@@ -1,0 +1,147 @@
+"""Typed, immutable records handed from one pipeline stage to the next.
+
+Candidate (discover) -> FetchTask (plan) -> FetchedPage (fetch) -> Article (extract/transform)
+-> RenderedFile (render) -> PublishResult (publish). A per-item failure is an ItemResult, never an abort.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Stage(str, Enum):
+    CONFIG = "config"
+    DISCOVER = "discover"
+    PLAN = "plan"
+    FETCH = "fetch"
+    EXTRACT = "extract"
+    TRANSFORM = "transform"
+    RENDER = "render"
+    PUBLISH = "publish"
+
+
+class NewsmirrorError(Exception):
+    """An error about one resource (URL or file) at one stage; `str()` is a one-line user message."""
+
+    def __init__(self, resource: str, stage: Stage | str, reason: str):
+        self.resource = resource
+        self.stage = Stage(stage)
+        self.reason = reason
+        super().__init__(f"{resource} [{self.stage.value}] {reason}")
+
+
+class FetchError(NewsmirrorError):
+    def __init__(self, url: str, reason: str, *, status: int | None = None, retryable: bool = False):
+        super().__init__(url, Stage.FETCH, reason)
+        self.status = status
+        self.retryable = retryable
+
+
+class ExtractError(NewsmirrorError):
+    def __init__(self, url: str, reason: str):
+        super().__init__(url, Stage.EXTRACT, reason)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An article URL a source announced, with what the source says about it."""
+
+    url: str
+    channel: str
+    source: str
+    title: str | None = None
+    published: str | None = None  # ISO 8601, UTC where known
+    updated: str | None = None
+    # Fingerprint of the source's entry (e.g. feed <updated>/<guid>); a change means "re-fetch".
+    source_version: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchTask:
+    """Plan's decision: fetch this URL, store it as `article_id`, list it in `channels`."""
+
+    url: str
+    article_id: str
+    channels: tuple[str, ...]
+    reason: str  # "new" | "changed" | "retry" | "manual"
+    candidate: Candidate
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    url: str  # what was asked for
+    final_url: str  # after redirects
+    status: int
+    content_type: str | None = None
+    charset: str | None = None  # from the Content-Type header only; None if absent
+    etag: str | None = None
+    last_modified: str | None = None
+    body: bytes = b""
+    not_modified: bool = False
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    src: str  # absolute URL at the source, or a mirror-relative asset path once localised
+    alt: str = ""
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Article:
+    """An extracted article. `body_html` is clean structured HTML (p, h2-h4, lists, blockquote, figure/img,
+    a, strong/em, table); `text` is the running text only (no headline, captions or byline)."""
+
+    url: str
+    title: str
+    text: str
+    body_html: str
+    published: str | None = None
+    updated: str | None = None
+    author: str | None = None
+    lead_image: ImageRef | None = None
+    images: tuple[ImageRef, ...] = ()
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """The outcome for one article URL in one run."""
+
+    url: str
+    stage: Stage
+    ok: bool
+    article_id: str | None = None
+    outcome: str = ""  # "new" | "updated" | "unchanged" | "failed"
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    path: str  # relative to the mirror root, POSIX separators
+    content: bytes
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    written: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    commit: str | None = None  # None when nothing changed
+
+
+@dataclass
+class RunSummary:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    sources_read: int = 0
+    sources_failed: int = 0
+    failures: list[ItemResult] = field(default_factory=list)
+    publish: PublishResult = field(default_factory=PublishResult)
+    output: str = ""
+
+    @property
+    def published_anything(self) -> bool:
+        return self.new + self.updated + self.unchanged > 0 or bool(self.publish.commit)

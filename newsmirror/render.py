@@ -1,0 +1,190 @@
+"""Render (pure): records + config -> files of the Markdown edition.
+
+Layout: README.md (home), indexes/<channel>.md (+ archive pages <channel>-<n>.md), indexes/hot.md,
+pages/<channel>/<id>.md and its QR code pages/<channel>/<id>.png. Links between mirror pages are relative.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import segno
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from newsmirror.config import Config
+from newsmirror.records import Article, RenderedFile
+from newsmirror.store import ArticleState
+from newsmirror.transform import relative_link, rewrite_links, sanitize, to_markdown
+
+HOME = "README.md"
+HOT = "indexes/hot.md"
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
+
+
+def md_escape(text: object) -> str:
+    """Escape text for inline Markdown (titles, labels, captions)."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text or "").split()))
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("newsmirror", "templates"), autoescape=False, undefined=StrictUndefined,
+        keep_trailing_newline=True, trim_blocks=False,
+    )
+    env.filters["md"] = md_escape
+    return env
+
+
+def page_path(channel: str, article_id: str) -> str:
+    return f"pages/{channel}/{article_id}.md"
+
+
+def qr_path(channel: str, article_id: str) -> str:
+    return f"pages/{channel}/{article_id}.png"
+
+
+def index_path(channel: str, number: int = 0) -> str:
+    """Number 0 is the channel's front index; archive pages are numbered from the oldest (1, 2, ...)."""
+    return f"indexes/{channel}.md" if number == 0 else f"indexes/{channel}-{number}.md"
+
+
+def short_date(state: ArticleState) -> str:
+    return (state.published or state.first_seen or "")[:10]
+
+
+@dataclass(frozen=True)
+class Entry:
+    title: str
+    link: str
+    date: str
+
+
+def _entries(config: Config, from_path: str, states: Sequence[ArticleState], variation: str | None) -> list[Entry]:
+    return [
+        Entry(state.title or state.url, _link(config, from_path, page_path(state.channel, state.id), variation),
+              short_date(state))
+        for state in states
+    ]
+
+
+def _link(config: Config, from_path: str, to_path: str, variation: str | None) -> str:
+    return relative_link(from_path, to_path, variation if config.mirror.link_variation else None)
+
+
+def menu(config: Config, from_path: str, channels: Sequence[str], variation: str | None = None) -> str:
+    """The navigation line: home, the given channel(s), the hot list, extra links from config."""
+    labels = config.labels
+    items = [f"[{md_escape(labels.home)}]({_link(config, from_path, HOME, variation)})"]
+    items += [
+        f"[{md_escape(config.channel_title(c))}]({_link(config, from_path, index_path(c), variation)})"
+        for c in channels
+    ]
+    items.append(f"[{md_escape(labels.hot)}]({_link(config, from_path, HOT, variation)})")
+    items += [f"[{md_escape(link.label)}]({link.url})" for link in config.menu]
+    return " | ".join(items)
+
+
+def share_url(config: Config, path: str) -> str | None:
+    if not config.mirror.public_urls:
+        return None
+    return config.mirror.public_urls[0].rstrip("/") + "/" + path
+
+
+def qr_png(url: str) -> bytes:
+    buffer = io.BytesIO()
+    segno.make(url, error="m", micro=False).save(buffer, kind="png", scale=4, border=2)
+    return buffer.getvalue()
+
+
+def render_article(
+    config: Config, state: ArticleState, article: Article, pages_by_url: Mapping[str, str]
+) -> list[RenderedFile]:
+    """The article page and its QR code."""
+    path = page_path(state.channel, state.id)
+    variation = state.id if config.mirror.link_variation else None
+    body_html = rewrite_links(sanitize(article.body_html), path, pages_by_url, config.mirror.in_body_links, variation)
+    lead = article.lead_image
+    if lead and (lead.src in body_html or not lead.src.startswith(("http://", "https://"))):
+        lead = None  # the body shows it already
+    meta = " · ".join(x for x in ((article.published or "")[:10], article.author or "") if x)
+    share = share_url(config, path)
+    pixel = None
+    if config.mirror.counter_pixel:
+        pixel = config.mirror.counter_pixel.format(path=path, id=state.id, channel=state.channel)
+    text = _environment().get_template("article.md.j2").render(
+        article=article, meta=meta, menu=menu(config, path, [state.channel], variation),
+        promo=config.mirror.promo_markdown.strip(), lead=lead, body=to_markdown(body_html), labels=config.labels,
+        share_url=share, qr_file=qr_path(state.channel, state.id).rsplit("/", 1)[1], pixel=pixel,
+    )
+    files = [RenderedFile(path, _normalise(text))]
+    if share:
+        files.append(RenderedFile(qr_path(state.channel, state.id), qr_png(share)))
+    return files
+
+
+def archive_layout(total: int, page_size: int) -> int:
+    """How many full archive pages `total` entries fill (the front index shows the newest `page_size`)."""
+    return total // page_size if total > page_size else 0
+
+
+def render_channel(config: Config, channel: str, states: Sequence[ArticleState]) -> list[RenderedFile]:
+    """The channel index (newest first) and its archive pages.
+
+    Archive pages hold full chunks counted from the oldest entry, so they stay stable as new articles arrive;
+    the front page shows the newest `index_page_size` entries, which cover whatever no archive page holds yet."""
+    size = config.mirror.index_page_size
+    archives = archive_layout(len(states), size)
+    oldest_first = list(reversed(states))
+    template = _environment().get_template("index.md.j2")
+    title = config.channel_title(channel)
+    description = config.channels[channel].description if channel in config.channels else ""
+    files = []
+    for number in range(archives + 1):
+        path = index_path(channel, number)
+        if number == 0:
+            shown = list(states[:size])
+            newer, older = None, (index_path(channel, archives) if archives else None)
+        else:
+            shown = list(reversed(oldest_first[(number - 1) * size: number * size]))
+            newer = index_path(channel, number + 1 if number < archives else 0)
+            older = index_path(channel, number - 1) if number > 1 else None
+        text = template.render(
+            title=title, page_number=number or None, description=description if number == 0 else "",
+            menu=menu(config, path, config.channel_names(), channel), labels=config.labels,
+            entries=_entries(config, path, shown, channel),
+            newer=newer and _link(config, path, newer, channel), older=older and _link(config, path, older, channel),
+        )
+        files.append(RenderedFile(path, _normalise(text)))
+    return files
+
+
+def render_home(config: Config, channels: Mapping[str, Sequence[ArticleState]]) -> RenderedFile:
+    per_channel = config.mirror.home_per_channel
+    sections = [
+        {"title": config.channel_title(name), "link": _link(config, HOME, index_path(name), "home"),
+         "entries": _entries(config, HOME, states[:per_channel], "home"), "more": len(states) > per_channel}
+        for name, states in channels.items()
+    ]
+    text = _environment().get_template("home.md.j2").render(
+        mirror=config.mirror, labels=config.labels, channels=sections,
+        menu=menu(config, HOME, list(channels), "home"),
+    )
+    return RenderedFile(HOME, _normalise(text))
+
+
+def render_hot(config: Config, ranked: Sequence[ArticleState], channels: Sequence[str]) -> RenderedFile:
+    text = _environment().get_template("hot.md.j2").render(
+        labels=config.labels, menu=menu(config, HOT, list(channels), "hot"),
+        entries=_entries(config, HOT, ranked, "hot"),
+    )
+    return RenderedFile(HOT, _normalise(text))
+
+
+def _normalise(text: str) -> bytes:
+    text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+    return text.encode("utf-8")

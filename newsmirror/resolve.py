@@ -1,0 +1,34 @@
+"""An httpx transport that connects to another address for some hosts (like `curl --resolve`).
+
+The request keeps its URL and Host header, so the server sees the original host name. Used by the demo (its site
+runs on a random loopback port but keeps stable URLs) and by mirrors that reach a source through a fixed address.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+
+class ResolvingTransport(httpx.AsyncBaseTransport):
+    def __init__(self, resolve: dict[str, str], inner: httpx.AsyncBaseTransport | None = None):
+        self.inner = inner or httpx.AsyncHTTPTransport()
+        self.targets: dict[str, tuple[str, int | None]] = {}
+        for name, address in resolve.items():
+            host, _, port = address.rpartition(":") if ":" in address else (address, "", "")
+            self.targets[name.lower()] = (host or address, int(port) if port else None)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        target = self.targets.get(f"{url.host}:{url.port}") if url.port else None
+        target = target or self.targets.get(url.host)
+        if not target:
+            return await self.inner.handle_async_request(request)
+        host, port = target
+        request.url = url.copy_with(host=host, port=port or url.port)
+        try:
+            return await self.inner.handle_async_request(request)
+        finally:
+            request.url = url  # redirects and final_url keep the original host
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

@@ -1,0 +1,30 @@
+"""What `newsmirror status` shows: sources, article counts, recent failures (one line each)."""
+
+from __future__ import annotations
+
+from newsmirror.config import Config
+from newsmirror.store import Store
+
+
+def status_lines(config: Config, failure_limit: int = 10) -> list[str]:
+    lines = [f"mirror:  {config.output_dir}", f"state:   {config.state_path}", "", "sources:"]
+    for source in config.sources:
+        where = source.url or f"{len(source.urls)} URL(s)"
+        flag = "" if source.enabled else " (disabled)"
+        lines.append(f"  {source.name:<20} {source.kind:<8} -> {source.channel:<12} {where}{flag}")
+    if not config.state_path.exists():
+        return lines + ["", "no runs yet"]
+    with Store(config.state_path) as store:
+        counts = store.counts()
+        lines += ["", "articles per channel (ok / failed / pending):"]
+        for channel in sorted(set(config.channel_names()) | set(counts)):
+            c = counts.get(channel, {})
+            lines.append(f"  {channel:<20} {c.get('ok', 0):>5} / {c.get('failed', 0):>4} / {c.get('pending', 0):>4}")
+        last = store.last_run()
+        if last:
+            lines += ["", f"last run: {last['finished']} - {last['new']} new, {last['updated']} updated, "
+                          f"{last['failed']} failed, commit {last['commit_id'] or 'none'}"]
+        failures = store.recent_failures(failure_limit)
+        lines += ["", "recent failures:" if failures else "recent failures: none"]
+        lines += [f"  {f.at}  {f.url}  [{f.stage}]  {f.reason}" for f in failures]
+    return lines

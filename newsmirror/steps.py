@@ -1,0 +1,268 @@
+"""The pipeline's I/O steps: read sources, fetch and extract articles, apply results to state, pick what to render.
+
+`pipeline.py` strings these together; the deciding logic they call (discover parsers, plan, render) is pure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from dataclasses import replace
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from newsmirror import render
+from newsmirror.config import Config, Source
+from newsmirror.decode import decode_html
+from newsmirror.discover import DiscoverError, parse_feed, parse_listing, parse_sitemap, parse_url_list
+from newsmirror.extract import ExtractOptions, extract_article
+from newsmirror.fetch import Fetcher, FetchRequest
+from newsmirror.ids import canonical_url
+from newsmirror.plan import Plan, retry_delay
+from newsmirror.progress import Reporter
+from newsmirror.records import (Article, Candidate, ExtractError, FetchedPage, FetchError, FetchTask, ItemResult,
+                                NewsmirrorError, RenderedFile, RunSummary, Stage)
+from newsmirror.resolve import ResolvingTransport
+from newsmirror.store import ArticleState, Store
+from newsmirror.transform import content_hash
+
+PROCESS_POOL_THRESHOLD = 8  # below this many pages, extract in a thread: a process pool costs more than it saves
+CacheUpdate = tuple[str, str | None, str | None]
+
+
+def fetcher(config: Config) -> Fetcher:
+    transport = ResolvingTransport(config.fetch.resolve) if config.fetch.resolve else None
+    return Fetcher(config.fetch, transport=transport)
+
+
+def canonical_urls(candidates: list[Candidate]) -> list[str]:
+    return sorted({canonical_url(c.url) for c in candidates})
+
+
+# -- discover -------------------------------------------------------------------------------------------------
+
+
+async def discover_all(config: Config, store: Store, fetcher: Fetcher, reporter: Reporter,
+                       summary: RunSummary) -> tuple[list[Candidate], list[CacheUpdate]]:
+    """Read every enabled source; a source that fails is recorded and skipped."""
+    sources = [s for s in config.sources if s.enabled]
+    reporter.stage("sources", len(sources))
+    results = await asyncio.gather(*(_read_source(s, store, fetcher) for s in sources))
+    candidates: list[Candidate] = []
+    caches: list[CacheUpdate] = []
+    for source, (found, cache, error) in zip(sources, results):
+        reporter.advance("sources")
+        if error is not None:
+            summary.sources_failed += 1
+            summary.failures.append(ItemResult(error.resource, error.stage, False, error=str(error)))
+            reporter.failure(str(error))
+            continue
+        summary.sources_read += 1
+        candidates += found
+        caches += cache
+    return candidates, caches
+
+
+async def _read_source(source: Source, store: Store, fetcher: Fetcher
+                       ) -> tuple[list[Candidate], list[CacheUpdate], NewsmirrorError | None]:
+    if source.kind == "urls":
+        return parse_url_list(source), [], None
+    assert source.url is not None
+    try:
+        page = await _conditional_fetch(source.url, store, fetcher)
+        if page.not_modified:
+            return [], [], None
+        caches = [(source.url, page.etag, page.last_modified)]
+        if source.kind == "feed":
+            return parse_feed(page.body, source, page.final_url), caches, None
+        if source.kind == "listing":
+            return parse_listing(decode_html(page.body, page.charset), source, page.final_url), caches, None
+        found, children = parse_sitemap(page.body, source, page.final_url)
+        for child_url in children[:50]:  # one level of sitemap index
+            child = await fetcher.fetch(child_url)
+            found += parse_sitemap(child.body, source, child.final_url)[0]
+        found.sort(key=lambda c: c.published or "", reverse=True)
+        return found[: source.max_items], caches, None
+    except (FetchError, DiscoverError) as exc:
+        return [], [], exc
+
+
+async def _conditional_fetch(url: str, store: Store, fetcher: Fetcher) -> FetchedPage:
+    etag, last_modified = store.cache_entry(url)
+    return await fetcher.fetch(FetchRequest(url, etag=etag, last_modified=last_modified))
+
+
+# -- fetch and extract ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    task: FetchTask
+    article: Article | None = None
+    error: NewsmirrorError | None = None
+    not_modified: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@lru_cache(maxsize=64)
+def _options_for(rules: str | None, base_dir: str) -> ExtractOptions:
+    return ExtractOptions()
+
+
+def extract_options(config: Config, source_name: str) -> ExtractOptions:
+    source = next((s for s in config.sources if s.name == source_name), None)
+    return _options_for(source.rules if source else None, str(config.base_dir))
+
+
+def _extract(body: bytes, url: str, charset: str | None, options: ExtractOptions) -> Article | ExtractError:
+    try:
+        return extract_article(body, url, charset=charset, options=options)
+    except ExtractError as exc:
+        return exc
+    except Exception as exc:  # a bug or a library crash on one page must not stop the run
+        return ExtractError(url, f"extractor crashed: {type(exc).__name__}: {exc}")
+
+
+def _executor(task_count: int) -> Executor:
+    if task_count < PROCESS_POOL_THRESHOLD or (os.cpu_count() or 1) < 2:
+        return ThreadPoolExecutor(max_workers=1)
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["newsmirror.extract"])
+    return ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=context)
+
+
+async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, tasks: tuple[FetchTask, ...],
+                            reporter: Reporter) -> list[Outcome]:
+    """Fetch every planned article (conditional when we have validators) and extract it on all cores."""
+    if not tasks:
+        return []
+    reporter.stage("fetch", len(tasks))
+    reporter.stage("extract", len(tasks))
+    requests = []
+    for task in tasks:
+        etag, last_modified = store.cache_entry(task.url) if task.reason in {"changed", "retry"} else (None, None)
+        requests.append(FetchRequest(task.url, etag=etag, last_modified=last_modified, key=task))
+    loop = asyncio.get_running_loop()
+    pending: list[asyncio.Future] = []
+    outcomes: list[Outcome] = []
+    with _executor(len(tasks)) as executor:
+        async for request, result in fetcher.fetch_many(requests):
+            task: FetchTask = request.key  # type: ignore[assignment]
+            reporter.advance("fetch")
+            if isinstance(result, FetchError):
+                outcomes.append(Outcome(task, error=result))
+                reporter.advance("extract")
+            elif result.not_modified:
+                outcomes.append(Outcome(task, not_modified=True, etag=result.etag, last_modified=result.last_modified))
+                reporter.advance("extract")
+            else:
+                future = loop.run_in_executor(executor, _extract, result.body, result.final_url, result.charset,
+                                              extract_options(config, task.candidate.source))
+                pending.append(asyncio.ensure_future(_finish(future, task, result, reporter)))
+        outcomes += await asyncio.gather(*pending)
+    return outcomes
+
+
+async def _finish(future: asyncio.Future, task: FetchTask, page: FetchedPage, reporter: Reporter) -> Outcome:
+    result = await future
+    reporter.advance("extract")
+    if isinstance(result, ExtractError):
+        return Outcome(task, error=ExtractError(task.url, result.reason))
+    article = _complete(result, task)
+    return Outcome(task, article=article, etag=page.etag, last_modified=page.last_modified)
+
+
+def _complete(article: Article, task: FetchTask) -> Article:
+    """Fill what the page lacks from what the source said; the original URL is the one the source gave."""
+    return replace(
+        article, url=task.url, title=article.title or task.candidate.title or task.url,
+        published=article.published or task.candidate.published,
+    )
+
+
+# -- apply to state -------------------------------------------------------------------------------------------
+
+
+def apply_outcomes(store: Store, outcomes: list[Outcome], decided: Plan, now: datetime, config: Config,
+                   summary: RunSummary, run_id: int, reporter: Reporter) -> set[str]:
+    """Write results to state; return the ids whose page must be (re)rendered."""
+    stamp = now.isoformat()
+    changed: set[str] = set()
+    for outcome in sorted(outcomes, key=lambda o: o.task.url):  # deterministic order
+        task = outcome.task
+        existing = store.article(task.article_id)
+        store.ensure_article(task.article_id, task.url, task.channels[0], stamp)
+        store.add_channels(task.article_id, task.channels, stamp)
+        if outcome.error is not None:
+            attempts = (existing.attempts if existing else 0) + 1
+            retry_at = (now + retry_delay(attempts, config.mirror.retry_base_minutes)).isoformat()
+            store.mark_failed(task.article_id, outcome.error.stage.value, outcome.error.reason, retry_at, stamp)
+            store.record_failure(run_id, task.url, outcome.error.stage.value, outcome.error.reason, stamp)
+            result = ItemResult(task.url, outcome.error.stage, False, task.article_id, "failed", str(outcome.error))
+            summary.failed += 1
+            summary.failures.append(result)
+        elif outcome.not_modified:
+            store.mark_seen(task.article_id, task.candidate.source_version, stamp)
+            result = ItemResult(task.url, Stage.FETCH, True, task.article_id, "unchanged")
+            summary.unchanged += 1
+        else:
+            assert outcome.article is not None
+            digest = content_hash(outcome.article)
+            was_ok = existing is not None and existing.status == "ok"
+            kind = "unchanged" if was_ok and existing.content_hash == digest else ("updated" if was_ok else "new")
+            store.save_article(task.article_id, outcome.article, digest, task.candidate.source_version, stamp)
+            store.save_cache(task.url, outcome.etag, outcome.last_modified, stamp)
+            setattr(summary, kind, getattr(summary, kind) + 1)
+            if kind != "unchanged":
+                changed.add(task.article_id)
+            result = ItemResult(task.url, Stage.EXTRACT, True, task.article_id, kind)
+        reporter.item(result)
+    for article_id, channels in decided.new_channels:
+        store.add_channels(article_id, channels, stamp)
+    summary.unchanged += len(decided.unchanged)
+    return changed
+
+
+# -- render ---------------------------------------------------------------------------------------------------
+
+
+def render_changed(config: Config, store: Store, changed: set[str], now: datetime,
+                   full: bool = False) -> list[RenderedFile]:
+    """Pages of changed (or missing) articles, every index, the home page and the hot list."""
+    channels = {name: store.published_articles(name) for name in _all_channels(config, store)}
+    channels = {name: states for name, states in channels.items() if states or name in config.channel_names()}
+    pages_by_url = {url: render.page_path(channel, article_id) for url, (article_id, channel) in store.url_map().items()}
+    root = config.output_dir
+    files: list[RenderedFile] = []
+    for state in store.published_articles():
+        path = render.page_path(state.channel, state.id)
+        if full or state.id in changed or not (root / path).exists():
+            article = store.article_record(state.id)
+            if article is not None:
+                files += render.render_article(config, state, article, pages_by_url)
+    for name, states in channels.items():
+        files += render.render_channel(config, name, states)
+    files.append(render.render_home(config, channels))
+    files.append(render.render_hot(config, hot_list(config, store, now), list(channels)))
+    return files
+
+
+def _all_channels(config: Config, store: Store) -> list[str]:
+    names = config.channel_names()
+    return names + sorted(c for c in store.counts() if c not in names)
+
+
+def hot_list(config: Config, store: Store, now: datetime) -> list[ArticleState]:
+    """The most viewed pages of the last `hot_days` days (views are keyed by page path)."""
+    since = (now - timedelta(days=config.mirror.hot_days)).date().isoformat()
+    ranked = []
+    for page, _count in store.top_pages(since, config.mirror.hot_size * 2):
+        parts = page.removesuffix(".md").removesuffix(".html").split("/")
+        state = store.article(parts[-1]) if len(parts) >= 3 else None
+        if state is not None and state.status == "ok":
+            ranked.append(state)
+    return ranked[: config.mirror.hot_size]

@@ -1,0 +1,373 @@
+"""All SQL lives here: the state database next to the mirror (articles, fetch cache, runs, failures, views).
+
+Schema changes are numbered migrations applied in order; `PRAGMA user_version` records the last one applied.
+Writes happen inside `transaction()`; a run commits its state only after the mirror is published.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from newsmirror.records import Article, ImageRef
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE articles (
+        id TEXT PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,
+        channel TEXT NOT NULL,              -- primary channel: where the page lives
+        title TEXT,
+        published TEXT,
+        updated TEXT,
+        content_hash TEXT,
+        record TEXT,                        -- the Article as JSON, for re-rendering without the network
+        status TEXT NOT NULL DEFAULT 'pending',   -- pending | ok | failed
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        last_stage TEXT,
+        next_retry TEXT,
+        source_version TEXT,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        last_changed TEXT
+    );
+    CREATE TABLE article_channels (
+        article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        channel TEXT NOT NULL,
+        added TEXT NOT NULL,
+        PRIMARY KEY (article_id, channel)
+    );
+    CREATE INDEX article_channels_channel ON article_channels(channel);
+    CREATE TABLE fetch_cache (
+        url TEXT PRIMARY KEY,
+        etag TEXT,
+        last_modified TEXT,
+        fetched_at TEXT NOT NULL
+    );
+    CREATE TABLE images (
+        src TEXT PRIMARY KEY,
+        asset_path TEXT,
+        sha256 TEXT,
+        status TEXT NOT NULL DEFAULT 'ok',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE TABLE views (
+        page TEXT NOT NULL,
+        day TEXT NOT NULL,
+        count INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (page, day)
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started TEXT NOT NULL,
+        finished TEXT,
+        new INTEGER NOT NULL DEFAULT 0,
+        updated INTEGER NOT NULL DEFAULT 0,
+        unchanged INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        commit_id TEXT
+    );
+    CREATE TABLE failures (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER,
+        at TEXT NOT NULL,
+        url TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE TABLE remotes (
+        name TEXT PRIMARY KEY,
+        last_pushed TEXT,
+        last_error TEXT,
+        updated TEXT
+    );
+    """,
+]
+
+
+@dataclass(frozen=True)
+class ArticleState:
+    """What plan and render need to know about a stored article."""
+
+    id: str
+    url: str
+    channel: str
+    channels: tuple[str, ...]
+    title: str | None
+    published: str | None
+    status: str
+    attempts: int
+    next_retry: str | None
+    source_version: str | None
+    content_hash: str | None
+    first_seen: str
+
+    @property
+    def date(self) -> str:
+        return self.published or self.first_seen
+
+
+@dataclass(frozen=True)
+class Failure:
+    at: str
+    url: str
+    stage: str
+    reason: str
+
+
+def article_to_json(article: Article) -> str:
+    def image(ref: ImageRef | None) -> dict | None:
+        return None if ref is None else {"src": ref.src, "alt": ref.alt, "caption": ref.caption}
+
+    data = {
+        "url": article.url, "title": article.title, "text": article.text, "body_html": article.body_html,
+        "published": article.published, "updated": article.updated, "author": article.author,
+        "lead_image": image(article.lead_image), "images": [image(i) for i in article.images],
+        "language": article.language,
+    }
+    return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+
+def article_from_json(text: str) -> Article:
+    data = json.loads(text)
+    lead = data.pop("lead_image")
+    images = data.pop("images")
+    return Article(
+        **data,
+        lead_image=ImageRef(**lead) if lead else None,
+        images=tuple(ImageRef(**i) for i in images),
+    )
+
+
+class Store:
+    def __init__(self, path: Path | str):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if self.path != ":memory:":
+            self.db.execute("PRAGMA journal_mode = WAL")
+        self._depth = 0
+        self.migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ---------------------------------------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self) -> None:
+        current = self.schema_version
+        if current > len(MIGRATIONS):
+            raise RuntimeError(f"{self.path}: state schema {current} is newer than this newsmirror knows")
+        for number in range(current + 1, len(MIGRATIONS) + 1):
+            with self.transaction():
+                for statement in MIGRATIONS[number - 1].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit; nested calls join the outer transaction."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    # -- articles -------------------------------------------------------------------------------------------
+
+    def _article_states(self, where: str = "", params: tuple = ()) -> list[ArticleState]:
+        rows = self.db.execute(
+            "SELECT a.*, (SELECT group_concat(channel, ' ') FROM "
+            "  (SELECT channel FROM article_channels c WHERE c.article_id = a.id ORDER BY added, channel)) AS chans "
+            f"FROM articles a {where}",
+            params,
+        ).fetchall()
+        return [
+            ArticleState(
+                id=r["id"], url=r["url"], channel=r["channel"],
+                channels=tuple((r["chans"] or "").split()), title=r["title"], published=r["published"],
+                status=r["status"], attempts=r["attempts"], next_retry=r["next_retry"],
+                source_version=r["source_version"], content_hash=r["content_hash"], first_seen=r["first_seen"],
+            )
+            for r in rows
+        ]
+
+    def articles_by_url(self, urls: list[str]) -> dict[str, ArticleState]:
+        found: dict[str, ArticleState] = {}
+        for start in range(0, len(urls), 500):
+            chunk = urls[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for state in self._article_states(f"WHERE a.url IN ({marks})", tuple(chunk)):
+                found[state.url] = state
+        return found
+
+    def article(self, article_id: str) -> ArticleState | None:
+        states = self._article_states("WHERE a.id = ?", (article_id,))
+        return states[0] if states else None
+
+    def failed_articles(self) -> list[ArticleState]:
+        return self._article_states("WHERE a.status != 'ok'")
+
+    def published_articles(self, channel: str | None = None) -> list[ArticleState]:
+        """Articles that have a page, newest first (by published date, then first seen, then id)."""
+        order = "ORDER BY coalesce(a.published, a.first_seen) DESC, a.id DESC"
+        if channel is None:
+            return self._article_states(f"WHERE a.status = 'ok' {order}")
+        return self._article_states(
+            "WHERE a.status = 'ok' AND a.id IN (SELECT article_id FROM article_channels WHERE channel = ?) "
+            + order, (channel,)
+        )
+
+    def ids_in_use(self) -> dict[str, str]:
+        return {r["id"]: r["url"] for r in self.db.execute("SELECT id, url FROM articles")}
+
+    def ensure_article(self, article_id: str, url: str, channel: str, now: str) -> None:
+        self.db.execute(
+            "INSERT INTO articles (id, url, channel, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET last_seen = excluded.last_seen",
+            (article_id, url, channel, now, now),
+        )
+
+    def add_channels(self, article_id: str, channels: tuple[str, ...], now: str) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO article_channels (article_id, channel, added) VALUES (?, ?, ?)",
+            [(article_id, c, now) for c in channels],
+        )
+
+    def save_article(self, article_id: str, article: Article, content_hash: str, source_version: str | None,
+                     now: str) -> None:
+        self.db.execute(
+            "UPDATE articles SET title = ?, published = ?, updated = ?, content_hash = ?, record = ?, "
+            "status = 'ok', attempts = 0, last_error = NULL, last_stage = NULL, next_retry = NULL, "
+            "source_version = coalesce(?, source_version), last_seen = ?, "
+            "last_changed = CASE WHEN content_hash IS ? THEN last_changed ELSE ? END WHERE id = ?",
+            (article.title, article.published, article.updated, content_hash, article_to_json(article),
+             source_version, now, content_hash, now, article_id),
+        )
+
+    def mark_seen(self, article_id: str, source_version: str | None, now: str) -> None:
+        self.db.execute(
+            "UPDATE articles SET last_seen = ?, source_version = coalesce(?, source_version) WHERE id = ?",
+            (now, source_version, article_id),
+        )
+
+    def mark_failed(self, article_id: str, stage: str, reason: str, next_retry: str | None, now: str) -> None:
+        self.db.execute(
+            "UPDATE articles SET status = CASE WHEN status = 'ok' THEN 'ok' ELSE 'failed' END, "
+            "attempts = attempts + 1, last_error = ?, last_stage = ?, next_retry = ?, last_seen = ? WHERE id = ?",
+            (reason, stage, next_retry, now, article_id),
+        )
+
+    def article_record(self, article_id: str) -> Article | None:
+        row = self.db.execute("SELECT record FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return article_from_json(row["record"]) if row and row["record"] else None
+
+    def url_map(self) -> dict[str, tuple[str, str]]:
+        """Canonical URL -> (article id, primary channel) for every article with a page."""
+        rows = self.db.execute("SELECT url, id, channel FROM articles WHERE status = 'ok'")
+        return {r["url"]: (r["id"], r["channel"]) for r in rows}
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        rows = self.db.execute(
+            "SELECT c.channel, a.status, count(*) AS n FROM article_channels c JOIN articles a ON a.id = c.article_id "
+            "GROUP BY c.channel, a.status"
+        )
+        result: dict[str, dict[str, int]] = {}
+        for r in rows:
+            result.setdefault(r["channel"], {})[r["status"]] = r["n"]
+        return result
+
+    # -- fetch cache ----------------------------------------------------------------------------------------
+
+    def cache_entry(self, url: str) -> tuple[str | None, str | None]:
+        row = self.db.execute("SELECT etag, last_modified FROM fetch_cache WHERE url = ?", (url,)).fetchone()
+        return (row["etag"], row["last_modified"]) if row else (None, None)
+
+    def save_cache(self, url: str, etag: str | None, last_modified: str | None, now: str) -> None:
+        if not etag and not last_modified:
+            self.db.execute("DELETE FROM fetch_cache WHERE url = ?", (url,))
+            return
+        self.db.execute(
+            "INSERT INTO fetch_cache (url, etag, last_modified, fetched_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified, "
+            "fetched_at = excluded.fetched_at",
+            (url, etag, last_modified, now),
+        )
+
+    # -- runs and failures ----------------------------------------------------------------------------------
+
+    def start_run(self, now: str) -> int:
+        return self.db.execute("INSERT INTO runs (started) VALUES (?)", (now,)).lastrowid
+
+    def finish_run(self, run_id: int, now: str, new: int, updated: int, unchanged: int, failed: int,
+                   commit_id: str | None) -> None:
+        self.db.execute(
+            "UPDATE runs SET finished = ?, new = ?, updated = ?, unchanged = ?, failed = ?, commit_id = ? "
+            "WHERE id = ?",
+            (now, new, updated, unchanged, failed, commit_id, run_id),
+        )
+
+    def record_failure(self, run_id: int | None, url: str, stage: str, reason: str, now: str) -> None:
+        self.db.execute(
+            "INSERT INTO failures (run_id, at, url, stage, reason) VALUES (?, ?, ?, ?, ?)",
+            (run_id, now, url, stage, reason),
+        )
+
+    def recent_failures(self, limit: int = 20) -> list[Failure]:
+        rows = self.db.execute(
+            "SELECT at, url, stage, reason FROM failures ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [Failure(r["at"], r["url"], r["stage"], r["reason"]) for r in rows]
+
+    def last_run(self) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM runs WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
+
+    # -- views ----------------------------------------------------------------------------------------------
+
+    def add_views(self, page: str, day: str, count: int = 1) -> None:
+        self.db.execute(
+            "INSERT INTO views (page, day, count) VALUES (?, ?, ?) "
+            "ON CONFLICT(page, day) DO UPDATE SET count = count + excluded.count",
+            (page, day, count),
+        )
+
+    def top_pages(self, since_day: str, limit: int) -> list[tuple[str, int]]:
+        rows = self.db.execute(
+            "SELECT page, sum(count) AS n FROM views WHERE day >= ? GROUP BY page ORDER BY n DESC, page LIMIT ?",
+            (since_day, limit),
+        )
+        return [(r["page"], r["n"]) for r in rows]
