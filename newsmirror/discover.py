@@ -49,9 +49,10 @@ def parse_feed(body: bytes, source: Source, feed_url: str) -> list[Candidate]:
         link = urljoin(feed_url, link.strip())
         if not link or not _http_url(link):
             continue
-        published = iso_from_struct(entry.get("published_parsed") or entry.get("updated_parsed"))
-        updated = iso_from_struct(entry.get("updated_parsed"))
-        version = entry.get("updated") or entry.get("published") or None
+        # dict.get: feedparser's own lookup silently maps a missing "updated" to "published" (with a warning)
+        updated = iso_from_struct(dict.get(entry, "updated_parsed"))
+        published = iso_from_struct(dict.get(entry, "published_parsed")) or updated
+        version = dict.get(entry, "updated") or dict.get(entry, "published") or None
         candidates.append(Candidate(
             url=link, channel=source.channel, source=source.name, title=(entry.get("title") or None),
             published=published, updated=updated, source_version=version,

@@ -1,7 +1,9 @@
 """The extract stage: page bytes -> Article (title, running text, clean body HTML, images, dates, author).
 
-    decode -> parse (bounded) -> metadata (raw page) -> prepare (links, lazy images, captions, boilerplate)
-           -> main content (trafilatura) -> body HTML + running text
+    decode -> parse (bounded) -> [site rules: strips; title/date/author/body] -> metadata (raw page)
+           -> prepare (hidden blocks, layout tables, split bodies, lazy images, captions)
+           -> main content (trafilatura) -> body HTML -> filters (headline, dek, captions, teasers, tail)
+           -> running text
 
 `extract_file` is the same path for a file on disk (plain or .gz), as used by `newsmirror extract --jsonl`.
 """
@@ -9,7 +11,7 @@
 from __future__ import annotations
 
 import gzip
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import trafilatura
@@ -17,9 +19,10 @@ import trafilatura
 from newsmirror.decode import decode_html
 from newsmirror.extract_body import body_to_html, body_to_text, drop_headline, xml_to_body
 from newsmirror.extract_clean import MAX_CHARS, PageError, base_url_of, parse_html, prepare
-from newsmirror.extract_meta import page_meta
+from newsmirror.extract_filters import drop_standfirst, drop_teasers, drop_trailing_boilerplate, move_captions
+from newsmirror.extract_meta import PageMeta, iso_date, page_meta
 from newsmirror.records import Article, ExtractError, ImageRef
-from newsmirror.siterules import SiteRules
+from newsmirror.siterules import SiteRules, apply_strips, select_elements, select_text
 
 MIN_TEXT_CHARS = 40  # less running text than this is not an article
 MAX_FILE_BYTES = 4 * MAX_CHARS  # bytes read from a file (after gunzip)
@@ -27,24 +30,62 @@ MAX_FILE_BYTES = 4 * MAX_CHARS  # bytes read from a file (after gunzip)
 
 @dataclass(frozen=True)
 class ExtractOptions:
-    rules: SiteRules | None = None
-    strip_boilerplate: bool = True  # drop nav/share/related/comment blocks by class/id before extraction
+    rules: SiteRules | None = None  # site rules (body/title/date/author selectors, strips)
     min_text_chars: int = MIN_TEXT_CHARS
 
 
-def _main_content(root, url: str):
-    """trafilatura's XML body for a prepared tree, or None."""
+def _main_content(root, *, favor_recall: bool = False):
+    """trafilatura's XML body for a prepared tree, or None. (No URL: trafilatura would resolve links against
+    the site root, ignoring the page path and <base>; xml_to_body resolves them properly.)"""
     document = trafilatura.bare_extraction(
         root,
-        url=url,
         include_comments=False,
         include_images=True,
         include_tables=True,
         include_links=True,
         include_formatting=True,
         with_metadata=False,
+        favor_recall=favor_recall,
     )
     return None if document is None else document.body
+
+
+def _parse(html: bytes | str, url: str, charset: str | None):
+    if len(html) > MAX_FILE_BYTES:  # refuse before decoding (decoded pages over MAX_CHARS are refused too)
+        raise ExtractError(url, f"page too large ({len(html) // 1_000_000} MB; limit {MAX_CHARS // 1_000_000} MB)")
+    text = html if isinstance(html, str) else decode_html(html, charset)
+    try:
+        return parse_html(text)
+    except PageError as exc:
+        raise ExtractError(url, str(exc)) from exc
+
+
+def _apply_rules(root, rules: SiteRules, meta: PageMeta) -> tuple[PageMeta, bool]:
+    """Site rules' title/date/author override the generic ones; a matching body rule keeps only that body.
+    Returns the metadata and whether the body came from a rule."""
+    title = select_text(root, rules.title)
+    date = iso_date(select_text(root, rules.date))
+    author = select_text(root, rules.author)
+    meta = replace(
+        meta,
+        title=title or meta.title,
+        headlines=(title, *meta.headlines) if title else meta.headlines,
+        published=date or meta.published,
+        author=author or meta.author,
+    )
+    matched = select_elements(root, rules.body)
+    body = root.find("body")
+    if not matched or body is None:
+        return meta, False
+    keep = [el for el in matched if not any(a in matched for a in el.iterancestors())]
+    for el in keep:
+        el.getparent().remove(el)
+        el.tail = None
+    for child in list(body):
+        body.remove(child)
+    body.text = None
+    body.extend(keep)
+    return meta, True
 
 
 def extract_article(
@@ -52,21 +93,28 @@ def extract_article(
 ) -> Article:
     """Extract one article; ExtractError(url, reason) for empty, non-HTML or non-article pages."""
     options = options or ExtractOptions()
-    text = html if isinstance(html, str) else decode_html(html, charset)
-    try:
-        root = parse_html(text)
-    except PageError as exc:
-        raise ExtractError(url, str(exc)) from exc
+    rules = options.rules
+    root = _parse(html, url, charset)
+    if rules:
+        apply_strips(root, rules)
     meta = page_meta(root, base_url_of(root, url))
-    page = prepare(root, url, strip_boilerplate=options.strip_boilerplate)
+    from_rule = False
+    if rules:
+        meta, from_rule = _apply_rules(root, rules, meta)
+    page = prepare(root, url)
     try:
-        xml_body = _main_content(page.root, page.base_url)
+        xml_body = _main_content(page.root, favor_recall=from_rule)
     except (ValueError, TypeError, RecursionError, MemoryError) as exc:
         raise ExtractError(url, f"extractor failed: {type(exc).__name__}: {exc}") from exc
     if xml_body is None:
         raise ExtractError(url, "no article text found")
-    body, images = xml_to_body(xml_body, page.captions, page.alts)
+    body, images = xml_to_body(xml_body, page.base_url, page.captions, page.alts)
     drop_headline(body, meta.headlines)
+    if not rules or rules.prune:
+        drop_standfirst(body, meta.description)
+        move_captions(body)
+        drop_teasers(body)
+        drop_trailing_boilerplate(body)
     running = body_to_text(body)
     if len(running) < options.min_text_chars:
         raise ExtractError(url, f"no article text found (only {len(running)} characters)")

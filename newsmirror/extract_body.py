@@ -8,6 +8,8 @@ reach it); paragraphs are separated by blank lines, list items and table rows by
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
 
 from lxml import etree
 from lxml import html as lxml_html
@@ -52,7 +54,15 @@ def _append_text(parent, text: str | None) -> None:
         parent.text = (parent.text or "") + text
 
 
-def _convert(src, out, images: list[ImageRef], captions: dict[str, str], alts: dict[str, str]) -> None:
+@dataclass
+class _Context:
+    base_url: str
+    captions: dict[str, str]
+    alts: dict[str, str]
+    images: list[ImageRef] = field(default_factory=list)
+
+
+def _convert(src, out, ctx: _Context) -> None:
     """Append the converted children of `src` to `out`."""
     _append_text(out, src.text)
     for child in src:
@@ -61,9 +71,9 @@ def _convert(src, out, images: list[ImageRef], captions: dict[str, str], alts: d
             continue
         if child.tag in ("graphic", "img"):
             url = (child.get("src") or "").strip()
-            if url and not url.startswith("data:") and not any(i.src == url for i in images):
-                ref = ImageRef(url, alts.get(url) or child.get("alt") or "", captions.get(url, ""))
-                images.append(ref)
+            if url and not url.startswith("data:") and not any(i.src == url for i in ctx.images):
+                ref = ImageRef(url, ctx.alts.get(url) or child.get("alt") or "", ctx.captions.get(url, ""))
+                ctx.images.append(ref)
                 figure = etree.SubElement(out, "figure")
                 etree.SubElement(figure, "img", src=ref.src, alt=ref.alt)
                 if ref.caption:
@@ -71,14 +81,14 @@ def _convert(src, out, images: list[ImageRef], captions: dict[str, str], alts: d
         else:
             tag = _tag_for(child)
             if tag is None:  # unknown wrapper: keep its content
-                _convert(child, out, images, captions, alts)
+                _convert(child, out, ctx)
             else:
                 new = etree.SubElement(out, tag)
                 if tag == "a":
-                    href = child.get("target") or child.get("href") or ""
+                    href = urljoin(ctx.base_url, (child.get("target") or child.get("href") or "").strip())
                     if href.startswith(("http://", "https://", "mailto:")):
                         new.set("href", href)
-                _convert(child, new, images, captions, alts)
+                _convert(child, new, ctx)
         _append_text(out, child.tail)
 
 
@@ -119,14 +129,17 @@ def _prune_empty(body) -> None:
             parent.remove(el)
 
 
-def xml_to_body(xml_body, captions: dict[str, str], alts: dict[str, str]) -> tuple[object, list[ImageRef]]:
-    """Convert trafilatura's XML body into a <div> of clean HTML; also return the images in order."""
+def xml_to_body(
+    xml_body, base_url: str, captions: dict[str, str], alts: dict[str, str]
+) -> tuple[object, list[ImageRef]]:
+    """Convert trafilatura's XML body into a <div> of clean HTML (links resolved against `base_url`);
+    also return the images in document order."""
     body = etree.Element("div")
-    images: list[ImageRef] = []
-    _convert(xml_body, body, images, captions, alts)
+    ctx = _Context(base_url, captions, alts)
+    _convert(xml_body, body, ctx)
     _hoist_figures(body)
     _prune_empty(body)
-    return body, images
+    return body, ctx.images
 
 
 def body_to_html(body) -> str:

@@ -1,7 +1,8 @@
 """Parse a decoded page into an lxml tree with bounds, and prepare it for extraction.
 
-Preparation (in place): absolute links and image sources (respecting <base href>), lazy images promoted, junk
-images dropped, captions taken out of the flow (kept per image source), obvious boilerplate removed.
+Preparation (in place): hidden blocks dropped, layout tables unwrapped, split article bodies joined, scripts/nav
+removed, lazy images promoted to absolute sources (respecting <base href>), junk images dropped, captions taken
+out of the flow (kept per image source).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from urllib.parse import urljoin
 from lxml import etree
 from lxml import html as lxml_html
 
-from newsmirror.extract_images import caption_of, prepare_images
+from newsmirror.extract_images import find_captions, prepare_images
 
 MAX_CHARS = 8_000_000  # refuse decoded pages larger than this (a news article is < 1 MB of HTML)
-MAX_DEPTH = 400  # deeper markup is truncated at this depth (libxml2 limits it too)
+# Nesting depth needs no check of ours: libxml2 stops parsing at depth 256, so every tree here is shallower.
 
 _PARSER = lxml_html.HTMLParser(
     collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True, remove_pis=True
@@ -24,16 +25,6 @@ _PARSER = lxml_html.HTMLParser(
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _ALWAYS_DROP = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "canvas",
                 "button", "input", "select", "textarea", "dialog")
-_BOILERPLATE = re.compile(
-    r"cookie|consent|gdpr|newsletter|subscribe|signup|sign-up|paywall|share|social|sharing|"
-    r"related|recommend|read-?more|more-?stories|outbrain|taboola|advert|\bads?\b|sponsor|promo|"
-    r"comment|disqus|breadcrumb|pagination|sidebar|widget|popup|modal|toolbar|tags?-?list|byline|author-?bio",
-    re.IGNORECASE,
-)
-# Classes containing a boilerplate word that are nevertheless content wrappers.
-_CONTENT_WRAPPER = re.compile(r"article|story|post|entry|content|body|main|text", re.IGNORECASE)
-
-
 class PageError(ValueError):
     """The page cannot be parsed as an HTML document (reason in the message)."""
 
@@ -66,20 +57,7 @@ def parse_html(text: str):
         raise PageError(f"unparsable HTML ({exc})") from exc
     if root is None:
         raise PageError("unparsable HTML")
-    _cap_depth(root)
     return root
-
-
-def _cap_depth(root) -> None:
-    """Cut subtrees below MAX_DEPTH so recursive consumers stay bounded."""
-    stack = [(root, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if depth >= MAX_DEPTH:
-            for child in list(node):
-                node.remove(child)
-            continue
-        stack.extend((child, depth + 1) for child in node)
 
 
 def base_url_of(root, url: str) -> str:
@@ -88,19 +66,6 @@ def base_url_of(root, url: str) -> str:
         if href:
             return urljoin(url, href)
     return url
-
-
-def _is_boilerplate(el) -> bool:
-    hint = f"{el.get('class') or ''} {el.get('id') or ''}"
-    if not hint.strip() or not _BOILERPLATE.search(hint):
-        return False
-    if el.tag in ("body", "html", "main", "article"):
-        return False
-    # "article-share" is boilerplate, "article-body" is not: ignore matches whose element is a content wrapper
-    # holding a lot of text.
-    if _CONTENT_WRAPPER.search(hint) and len(el.text_content()) > 2000:
-        return False
-    return True
 
 
 _LAYOUT_CELL_BLOCKS = ("p", "div", "table", "h1", "h2", "h3", "ul", "ol", "article", "section")
@@ -127,32 +92,77 @@ def unwrap_layout_tables(root) -> None:
                 el.attrib.pop("colspan", None)
 
 
-def prepare(root, url: str, *, strip_boilerplate: bool = True) -> PreparedPage:
+_HIDDEN_XPATH = (
+    "//*[@hidden or contains(translate(@style, ' ', ''), 'display:none')"
+    " or contains(translate(@style, ' ', ''), 'visibility:hidden')]"
+)
+_BODYISH = re.compile(r"body|content|text|article|story|entry|chunk|paragraph|post", re.IGNORECASE)
+MERGE_MIN_TEXT = 200  # a split-body part must hold this much paragraph text
+
+
+def remove_hidden(root) -> None:
+    """Drop elements the page hides (metadata blocks, templates), unless one holds most of the page's text
+    (some pages hide the article until a script reveals it)."""
+    hidden = [el for el in root.xpath(_HIDDEN_XPATH) if el.tag not in ("html", "body", "head")]
+    if not hidden:
+        return
+    total = len(root.text_content())
+    for el in hidden:
+        if el.getparent() is not None and len(el.text_content()) < total * 0.4:
+            _remove(el)
+
+
+def _paragraph_text(el) -> int:
+    return sum(len(p.text_content()) for p in el if p.tag == "p")
+
+
+def merge_split_bodies(root) -> None:
+    """Join an article body split into several same-class containers (ads or widgets between the parts), so
+    the extractor, which picks one container, sees all of it."""
+    groups: dict[tuple[str, str], list] = {}
+    for el in root.iter("div", "section", "article"):
+        cls = el.get("class")
+        if cls and _BODYISH.search(cls):
+            groups.setdefault((el.tag, cls), []).append(el)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        parts = [m for m in members if _paragraph_text(m) >= MERGE_MIN_TEXT]
+        if len(parts) < 2 or any(_is_inside(b, a) for a in parts for b in parts if a is not b):
+            continue
+        first = parts[0]
+        for other in parts[1:]:
+            for child in list(other):
+                first.append(child)
+            _remove(other)
+
+
+def _is_inside(el, ancestor) -> bool:
+    return any(a is ancestor for a in el.iterancestors())
+
+
+def prepare(root, url: str) -> PreparedPage:
     """Prepare a parsed page for extraction (in place) and collect image captions."""
     base = base_url_of(root, url)
+    remove_hidden(root)
     unwrap_layout_tables(root)
+    merge_split_bodies(root)
     for el in list(root.iter(*_ALWAYS_DROP)):
         if el.tag == "noscript" and el.find(".//img") is not None:
             continue  # handled by prepare_images
         _remove(el)
     for el in list(root.iter("nav")):
         _remove(el)
-    if strip_boilerplate:
-        for el in list(root.iter()):
-            if isinstance(el.tag, str) and el.getparent() is not None and _is_boilerplate(el):
-                _remove(el)
-    root.make_links_absolute(base, resolve_base_href=False, handle_failures="ignore")
-    prepare_images(root, base)
+    prepare_images(root, base)  # (links in the body are made absolute after extraction: far fewer of them)
     page = PreparedPage(root=root, base_url=base)
     for img in root.iter("img"):
         src = img.get("src")
-        caption, holder = caption_of(img)
         page.order.append(src)
         page.alts.setdefault(src, img.get("alt") or "")
-        if caption:
-            page.captions.setdefault(src, caption)
-        if holder is not None and holder.getparent() is not None:
-            _remove(holder)
+    for holder, caption, imgs in find_captions(root):
+        for img in imgs:
+            page.captions.setdefault(img.get("src"), caption)
+        _remove(holder)
     return page
 
 

@@ -165,25 +165,41 @@ def prepare_images(root, base_url: str) -> None:
         _drop(source)
 
 
-def caption_of(img) -> tuple[str, object | None]:
-    """The caption text of an image and the element holding it (figcaption or a caption-classed block)."""
-    node = img
-    for _ in range(4):
-        node = node.getparent()
-        if node is None or node.tag in ("body", "article", "main"):
-            break
-        for child in node.iter("figcaption"):
-            return _text(child), child
-        for child in node.iter():
-            if child is img or not isinstance(child.tag, str) or child.tag in ("img", "picture", "a"):
-                continue
-            if CAPTION_CLASS.search(child.get("class") or "") and len(list(child.iter("img"))) == 0:
-                return _text(child), child
-        if node.tag == "figure":
-            break
-        if len(_text(node)) > 400:  # climbed into running text: no caption here
-            break
-    return "", None
+_CAPTION_XPATH = (
+    "//figcaption | //*[contains(@class,'caption') or contains(@class,'Caption') or contains(@class,'credit')"
+    " or contains(@class,'Credit')][not(self::img)]"
+)
+
+
+def find_captions(root) -> list[tuple[object, str, list]]:
+    """(caption element, caption text, the images it describes) for every image caption on the page.
+
+    A caption is a <figcaption> or a caption/credit-classed element; its images are those of the nearest
+    ancestor (up to three levels, stopping at a <figure>) that holds images but not a lot of running text."""
+    found = []
+    claimed: set[int] = set()
+    for holder in root.xpath(_CAPTION_XPATH):
+        if any(id(a) in claimed for a in holder.iterancestors()) or holder.find(".//img") is not None:
+            continue
+        text = _text(holder)
+        if not text or len(text) > 500:
+            continue
+        if holder.tag != "figcaption" and not CAPTION_CLASS.search(holder.get("class") or ""):
+            continue
+        node = holder
+        for _ in range(3):
+            node = node.getparent()
+            if node is None or node.tag in ("body", "article", "main"):
+                break
+            imgs = list(node.iter("img"))
+            if imgs:
+                if len(_text(node)) - len(text) < 300:
+                    found.append((holder, text, imgs))
+                    claimed.add(id(holder))
+                break
+            if node.tag == "figure":
+                break
+    return found
 
 
 def _text(el) -> str:

@@ -179,7 +179,7 @@ def page_meta(root, base_url: str) -> PageMeta:
     published = _first_date(
         meta.get("article:published_time"),
         _ld_value(ld, "datePublished"),
-        _microdata(root, "datePublished"),
+        meta.get("datepublished"),
         meta.get("pubdate"),
         meta.get("publishdate"),
         meta.get("publish-date"),
@@ -188,15 +188,17 @@ def page_meta(root, base_url: str) -> PageMeta:
         meta.get("dc.date.issued"),
         meta.get("dc.date"),
         meta.get("date"),
+    ) or _first_date(
+        _microdata(root, "datePublished"),
         next((t.get("datetime") for t in root.iter("time") if t.get("datetime")), None),
     )
     updated = _first_date(
         meta.get("article:modified_time"),
         meta.get("og:updated_time"),
         _ld_value(ld, "dateModified"),
-        _microdata(root, "dateModified"),
+        meta.get("datemodified"),
         meta.get("last-modified"),
-    )
+    ) or _first_date(_microdata(root, "dateModified"))
     author = (
         _ld_authors(ld)
         or next((v for k in ("author", "article:author", "parsely-author", "sailthru.author", "dc.creator")

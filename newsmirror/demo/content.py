@@ -54,7 +54,8 @@ JS_SLUG = "marathon-live-tracker"
 
 IMAGE_SIZES = {"jpg": (800, 450), "png": (640, 400)}
 
-Block = tuple  # ("p", text) | ("h2", text) | ("ul"/"ol", items) | ("quote", text) | ("figure"/"lazy", name, caption, credit)
+#: ("p", text) | ("h2", text) | ("ul"/"ol", items) | ("quote", text) | ("figure"/"lazy", name, caption, credit)
+Block = tuple
 
 
 @dataclass(frozen=True)

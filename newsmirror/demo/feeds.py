@@ -57,7 +57,8 @@ def atom_feed(channel: str, base: str, articles: list[Article], updated: Updated
         )
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="zh-CN">\n'
-        f"<title>港湾之光 · {_x(title)}</title><subtitle>{_x(SITE_NAME)}: {_x(CHANNEL_TITLES[channel][0])}</subtitle>"
+        f"<title>港湾之光 · {_x(title)}</title>"
+        f"<subtitle>{_x(SITE_NAME)}: {_x(CHANNEL_TITLES[channel][0])}</subtitle>"
         f"<id>tag:harbourlight.example,2026:channel/{channel}</id><updated>{iso(last, 'zh')}</updated>"
         f'<link rel="self" type="application/atom+xml" href="{base}/feeds/{channel}.atom"/>'
         f'<link rel="alternate" type="text/html" href="{base}/{channel}/"/>\n'

@@ -33,7 +33,8 @@ def _photo(name: str) -> bytes:
     draw.ellipse((sx - r, sy - r, sx + r, sy + r), fill=_color(rng, 180))
     for layer in range(rng.randint(2, 4)):
         base_y = height // 2 + layer * 40
-        points = [(0, height)] + [(x, base_y + rng.randint(-60, 40)) for x in range(0, width + 100, 100)] + [(width, height)]
+        ridge = [(x, base_y + rng.randint(-60, 40)) for x in range(0, width + 100, 100)]
+        points = [(0, height), *ridge, (width, height)]
         draw.polygon(points, fill=_color(rng, 20 + layer * 30, 90 + layer * 40))
     x = rng.randint(0, 200)
     while x < width:

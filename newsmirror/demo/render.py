@@ -113,8 +113,8 @@ def figure(block: Block) -> str:
                f' width="{width}" height="{height}" loading="lazy">')
     else:
         img = f'<img src="/images/{name}" alt="{alt}" width="{width}" height="{height}">'
-    return (f'<figure class="photo">{img}<figcaption>{escape(caption)} '
-            f'<span class="credit">{escape(credit)}</span></figcaption></figure>')
+    return (f'<figure class="photo">{img}<figcaption>{escape(caption, quote=False)} '
+            f'<span class="credit">{escape(credit, quote=False)}</span></figcaption></figure>')
 
 
 def body_html(blocks: list[Block], base: str) -> str:
@@ -167,7 +167,8 @@ def _sidebar(lang: str, popular: list[Article]) -> str:
 
 def _footer(lang: str) -> str:
     c = CHROME[lang]
-    links = " ".join(f'<a href="/about/{i}">{escape(t.strip())}</a>' for i, t in enumerate(c["footer_links"].split("|")))
+    names = c["footer_links"].split("|")
+    links = " ".join(f'<a href="/about/{i}">{escape(t.strip())}</a>' for i, t in enumerate(names))
     return (f'<footer class="site-footer"><p class="footer-links">{links}</p>'
             f'<p class="copyright">&copy; 2026 {c["footer"]}</p></footer>\n</body>\n</html>\n')
 
@@ -183,10 +184,11 @@ def _comments(art: Article) -> str:
     pool = COMMENTS[art.lang]
     start = hashlib.sha1(art.slug.encode()).digest()[0]
     picked = [pool[(start + i) % len(pool)] for i in range(2 + start % 2)]
-    items = "".join(f'<li class="comment"><p class="comment-author">{escape(u)}</p><p class="comment-text">{escape(t)}</p></li>'
-                    for u, t in picked)
+    items = "".join(f'<li class="comment"><p class="comment-author">{escape(u)}</p>'
+                    f'<p class="comment-text">{escape(t)}</p></li>' for u, t in picked)
     return (f'<section class="comments" id="comments"><h2>{CHROME[art.lang]["comments"]}</h2>'
-            f'<ol class="comment-list">{items}</ol><form class="comment-form"><textarea name="c"></textarea></form></section>\n')
+            f'<ol class="comment-list">{items}</ol>'
+            '<form class="comment-form"><textarea name="c"></textarea></form></section>\n')
 
 
 def article_page(art: Article, base: str, *, extra: list[str], updated: datetime, related: list[Article],
@@ -236,14 +238,16 @@ def listing_page(channel: str, base: str, articles: list[Article], popular: list
     alt = ""
     if feed:
         kind = "rss" if feed.endswith(".rss") else "atom"
-        alt = f'<link rel="alternate" type="application/{kind}+xml" title="{escape(_title(channel, lang))}" href="{feed}">\n'
+        alt = (f'<link rel="alternate" type="application/{kind}+xml" title="{escape(_title(channel, lang))}"'
+               f' href="{feed}">\n')
     featured = articles[0]
     items = []
     for i, art in enumerate(articles):
         # Vary the href forms a scraper must resolve: root-relative, document-relative, absolute.
         href = [art.path, f"../articles/{art.slug}.html", base + art.path][i % 3]
         items.append(f'<li class="item"><a class="headline" href="{href}">{escape(art.title)}</a>'
-                     f'<p class="dek">{escape(art.summary)}</p><p class="meta"><span class="author">{escape(art.author)}</span> '
+                     f'<p class="dek">{escape(art.summary)}</p>'
+                     f'<p class="meta"><span class="author">{escape(art.author)}</span> '
                      f'<time datetime="{iso(art.published, art.lang)}">{human_date(art.published, art.lang)}</time> '
                      f'<a class="comments-link" href="{art.path}#comments">💬</a></p></li>')
     return (_head(f"{_title(channel, lang)} | {SITE_NAME}", lang, True, alt) + _header(lang)
@@ -254,18 +258,21 @@ def listing_page(channel: str, base: str, articles: list[Article], popular: list
             + _sidebar(lang, popular) + "</main>\n" + _footer(lang))
 
 
-def home_page(base: str, by_channel: dict[str, list[Article]], js_article: Article, feeds: dict[str, str]) -> str:
+def home_page(by_channel: dict[str, list[Article]], js_article: Article, feeds: dict[str, str]) -> str:
     sections = []
     for channel, arts in by_channel.items():
         items = "".join(f'<li><a href="{a.path}">{escape(a.title)}</a></li>' for a in arts[:5])
         feed = f' <a class="feed" href="{feeds[channel]}">Feed</a>' if channel in feeds else ""
         sections.append(f'<section class="front-channel"><h2><a href="/{channel}/">{escape(_title(channel, "en"))}</a>'
                         f"{feed}</h2><ul>{items}</ul></section>")
-    live = f'<section class="live"><h2>Live</h2><p><a href="{js_article.path}">{escape(js_article.title)}</a></p></section>'
-    return (_head(f"{SITE_NAME}: news from the bay", "en", True) + _header("en") + '<main class="page">\n<div class="front">'
+    live = (f'<section class="live"><h2>Live</h2><p><a href="{js_article.path}">{escape(js_article.title)}</a></p>'
+            "</section>")
+    return (_head(f"{SITE_NAME}: news from the bay", "en", True) + _header("en")
+            + '<main class="page">\n<div class="front">'
             + "\n".join(sections) + live + "</div>\n</main>\n" + _footer("en"))
 
 
 def error_page(code: int, message: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{code} {escape(message)}</title></head>'
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>{code} {escape(message)}</title></head>"
             f"<body><h1>{code} {escape(message)}</h1><p>{SITE_NAME}: this page is not available.</p></body></html>\n")

@@ -17,6 +17,8 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import lru_cache
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -47,24 +49,27 @@ class Response:
 class DemoSite:
     """Serves the sample site; state (edits, forced statuses) is per instance."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
-        self._host, self._port = host, port
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, public_host: str | None = None):
+        """``public_host`` (e.g. ``"news.demo.test"``): name the site uses for itself in absolute URLs
+        (canonical links, feeds, in-article links) instead of ``127.0.0.1:PORT``; the caller must route
+        that host to :attr:`base_url` itself (e.g. newsmirror's ``fetch.resolve``)."""
+        self._host, self._port, self._public_host = host, port, public_host
         self._articles = load_articles()
         self._listed = listed_articles()
         self._lock = threading.Lock()
         self._edits: dict[str, list[str]] = {}
         self._updated: dict[str, datetime] = {}
         self._status: dict[str, int] = {}
-        self._images: dict[str, tuple[bytes, str]] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self.requests: list[tuple[str, str]] = []
+        self.requests: list[tuple[str, str]] = []  # (method, path with query) of every request
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> "DemoSite":
         if self._server is None:
             self._server = _Server((self._host, self._port), _make_handler(self))
-            self._thread = threading.Thread(target=self._server.serve_forever, name="demo-site", daemon=True)
+            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="demo-site",
+                                            daemon=True)
             self._thread.start()
         return self
 
@@ -89,13 +94,21 @@ class DemoSite:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
+    @property
+    def public_url(self) -> str:
+        """Base of the absolute URLs in pages and feeds: ``http://<public_host>``, else :attr:`base_url`."""
+        return f"http://{self._public_host}" if self._public_host else self.base_url
+
     # -- test controls -----------------------------------------------------------------------
     def edit_article(self, slug: str, text: str) -> None:
-        """Append paragraph ``text`` to an article and move its updated time one hour on."""
-        article = self._articles[slug]
+        """Append paragraph ``text`` to an article; its updated time becomes the newest on the site plus 1 h."""
+        if slug not in self._articles:
+            raise KeyError(f"no demo article {slug!r}")
         with self._lock:
             self._edits.setdefault(slug, []).append(text)
-            self._updated[slug] = self._updated.get(slug, article.published) + timedelta(hours=1)
+            # One hour after the newest time on the site, so feeds' Last-Modified moves on too.
+            latest = max([a.published for a in self._articles.values()] + list(self._updated.values()))
+            self._updated[slug] = latest + timedelta(hours=1)
 
     def set_status(self, path: str, code: int | None) -> None:
         """Make ``path`` answer ``code`` (e.g. 500, 404) until ``set_status(path, None)``."""
@@ -106,7 +119,10 @@ class DemoSite:
                 self._status[path] = code
 
     def article_urls(self) -> list[str]:
-        """Absolute URLs of every article in feeds and listings (not the JS page), newest first."""
+        """URLs (on :attr:`base_url`, so fetchable as is) of every article in feeds and listings, newest first.
+
+        Pages and feeds name articles by :attr:`public_url`. The JS-built page is not among them: see
+        :meth:`js_article_url`."""
         return [self.base_url + a.path for a in self._listed]
 
     def js_article_url(self) -> str:
@@ -132,7 +148,7 @@ class DemoSite:
         with self._lock:
             extra = list(self._edits.get(article.slug, []))
         updated = self.updated(article)
-        html = render.article_page(article, self.base_url, extra=extra, updated=updated,
+        html = render.article_page(article, self.public_url, extra=extra, updated=updated,
                                    related=self._related(article), popular=self._popular(),
                                    meta_charset=article.serve != "gbk")
         if article.serve == "gbk":
@@ -144,10 +160,10 @@ class DemoSite:
 
     def route(self, path: str) -> Response:
         """The response for a GET of ``path`` (no query), ignoring forced statuses and conditionals."""
-        base = self.base_url
+        base = self.public_url
         if path == "/":
             by_channel = {ch: self.channel_articles(ch) for ch in CHANNELS}
-            html = render.home_page(base, by_channel, self._articles[JS_SLUG], FEEDS)
+            html = render.home_page(by_channel, self._articles[JS_SLUG], FEEDS)
             return Response(200, body=html.encode(), last_modified=self._latest(self._listed))
         if path.startswith("/articles/") and path.endswith(".html"):
             article = self._articles.get(path[len("/articles/"):-len(".html")])
@@ -173,7 +189,8 @@ class DemoSite:
                     xml, ctype = atom_feed(channel, base, arts, self.updated), "application/atom+xml; charset=utf-8"
                 return Response(200, ctype, xml.encode(), self._latest(arts))
         if path.startswith("/images/") and path[len("/images/"):] in image_names():
-            return Response(200, *self._image(path[len("/images/"):]))
+            data, ctype = _image(path[len("/images/"):])
+            return Response(200, ctype, data)
         static = {
             "/static/placeholder.gif": (images.placeholder_gif, "image/gif"),
             "/static/logo.png": (images.logo_png, "image/png"),
@@ -184,13 +201,6 @@ class DemoSite:
             make, ctype = static[path]
             return Response(200, ctype, make())
         return _error(404)
-
-    def _image(self, name: str) -> tuple[str, bytes]:
-        with self._lock:
-            if name not in self._images:
-                self._images[name] = images.make_image(name)
-            data, ctype = self._images[name]
-        return ctype, data
 
     def respond(self, method: str, target: str, headers: dict[str, str]) -> Response:
         """Full handling of one request: forced status, routing, conditional GET."""
@@ -212,9 +222,13 @@ class DemoSite:
         return response
 
 
-def _error(code: int) -> Response:
-    from http import HTTPStatus
+@lru_cache(maxsize=None)
+def _image(name: str) -> tuple[bytes, str]:
+    """Images are deterministic, so all sites share one cache."""
+    return images.make_image(name)
 
+
+def _error(code: int) -> Response:
     try:
         message = HTTPStatus(code).phrase
     except ValueError:
@@ -253,6 +267,7 @@ def _make_handler(site: DemoSite) -> type[BaseHTTPRequestHandler]:
         server_version = "HarbourLight/1.0"
         sys_version = ""
         timeout = 5
+        disable_nagle_algorithm = True  # headers and body go out in separate writes
 
         def _serve(self, head_only: bool) -> None:
             headers = {k.lower(): v for k, v in self.headers.items()}

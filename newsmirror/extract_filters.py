@@ -1,0 +1,152 @@
+"""Filters on the extracted body (our clean HTML) for what generic extractors let through.
+
+- teasers: runs of link-dominated blocks ("related", "more stories", "Also on ...") and teaser lists
+- captions and photo credits that arrive as paragraphs next to or instead of a figure
+- the standfirst (dek) that repeats the page description above the running text
+- trailing boilerplate: newsletter, share, copyright, "write to the author" lines
+Each takes the body <div> and edits it in place.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WORDS = re.compile(r"\w+")
+_CREDIT_END = re.compile(
+    r"\((?:[^()]{0,60}\b)?(?:AP|AFP|Reuters|Getty|Photo|Photograph|Foto|Credit|Image|Bild|Courtesy|File|EPA|"
+    r"Shutterstock|iStock)\b[^()]{0,80}\)\s*$",
+    re.IGNORECASE,
+)
+_CREDIT_START = re.compile(
+    r"^\s*(?:photo|photograph|image|picture|credit|foto|bild|source|courtesy)s?\s*(?:credit)?\s*[:：]",
+    re.IGNORECASE,
+)
+_CREDIT_ANY = re.compile(r"©|\bphotos?\s+(?:by|courtesy)\b|\bgetty images\b|\bshutterstock\b", re.IGNORECASE)
+_TEASER_START = re.compile(
+    r"^\s*(?:also on\b|read more\b|read also\b|see also\b|related\b|more\s*:|recommended\b|watch\s*:|"
+    r"click here\b|leia (?:também|mais)\b|lesen sie auch\b|lire aussi\b|читайте также)",
+    re.IGNORECASE,
+)
+_BOILERPLATE_LINE = re.compile(
+    r"newsletter|subscribe|sign up|signing up|share (?:this|it)|"
+    r"follow (?:us|him|her|them)|like this story|write to |reprints?\b|have a tip|inbox|"
+    r"an error has occurred|thank you|click here|download (?:the|our) app|on the go by|comments?\s*$|"
+    r"^tags?\s*:?|^filed under",
+    re.IGNORECASE,
+)
+_BLOCKS = ("p", "h2", "h3", "h4", "ul", "ol", "blockquote", "table", "pre", "figure")
+
+
+def _text(el) -> str:
+    return " ".join("".join(t for t in _texts(el)).split())
+
+
+def _texts(el):
+    """Text of an element without figure captions."""
+    if el.tag == "figure":
+        return
+    yield el.text or ""
+    for child in el:
+        yield from _texts(child)
+        yield child.tail or ""
+
+
+def _link_text(el) -> int:
+    return sum(len(" ".join("".join(a.itertext()).split())) for a in el.iter("a"))
+
+
+def _is_teaser(el) -> bool:
+    """A block that is mostly a link, or an item with a picture and a headline link."""
+    text = _text(el)
+    if not text:
+        return False
+    links = _link_text(el)
+    if links >= 0.8 * len(text):
+        return True
+    return el.find(".//figure") is not None and links >= 0.3 * len(text) and len(text) < 300
+
+
+def drop_teasers(body) -> None:
+    """Remove runs of >= 3 teaser blocks, teaser lists, "Also on ..." lines, and teasers ending the body."""
+    children = [c for c in body if c.tag != "figure"]
+    for child in children:
+        if child.tag in ("ul", "ol"):
+            items = [li for li in child if li.tag == "li"]
+            if len(items) >= 2 and sum(map(_is_teaser, items)) >= 0.8 * len(items) and _link_text(child) > 0:
+                body.remove(child)
+        elif _is_teaser(child) and _TEASER_START.match(_text(child)):
+            body.remove(child)
+    run: list = []
+    for child in [*body, None]:
+        if child is not None and (child.tag == "figure" or _is_teaser(child)):
+            run.append(child)
+            continue
+        if sum(1 for el in run if el.tag != "figure") >= 3:
+            for el in run:
+                body.remove(el)
+        run = []
+    while len(body) and body[-1].tag != "figure" and _is_teaser(body[-1]) and len(_text(body[-1])) < 200:
+        body.remove(body[-1])
+
+
+def _is_caption_like(el) -> bool:
+    text = _text(el)
+    if not text or len(text) > 300 or el.tag not in ("p", "h4"):
+        return False
+    if _CREDIT_END.search(text) or _CREDIT_START.match(text) or _CREDIT_ANY.search(text):
+        return True
+    emphasised = sum(len("".join(e.itertext())) for e in el if e.tag in ("em", "i"))
+    return emphasised >= 0.9 * len(text)  # an all-italic line right after a picture is its caption
+
+
+def move_captions(body) -> None:
+    """Paragraphs that are photo captions or credits: into the preceding figure's caption, or out."""
+    for el in list(body):
+        if el.getparent() is None or not _is_caption_like(el):
+            continue
+        text = _text(el)
+        prev = el.getprevious()
+        near_figure = prev is not None and prev.tag == "figure"
+        if not (near_figure or _CREDIT_END.search(text) or _CREDIT_START.match(text)):
+            continue
+        if near_figure and prev.find("figcaption") is None:
+            caption = prev.makeelement("figcaption", {})
+            caption.text = text
+            prev.append(caption)
+        body.remove(el)
+
+
+def drop_standfirst(body, description: str) -> None:
+    """Remove a leading heading that repeats the page description (the dek is not running text)."""
+    wanted = _norm(description)
+    if len(wanted) < 20:
+        return
+    for child in list(body)[:3]:
+        if child.tag == "figure":
+            continue
+        if child.tag in ("h2", "h3", "h4") and _norm(_text(child)) == wanted:
+            body.remove(child)
+        break
+
+
+def drop_trailing_boilerplate(body, lookback: int = 8) -> None:
+    """Strip short boilerplate lines (newsletter, share, copyright, contact) from the end of the body."""
+    while len(body):
+        tail = [c for c in list(body)[-lookback:]]
+        removed = False
+        for el in reversed(tail):
+            if el.tag == "figure":
+                continue
+            text = _text(el)
+            if len(text) < 250 and _BOILERPLATE_LINE.search(text):
+                body.remove(el)
+                removed = True
+                break
+            if len(text) >= 250:
+                break
+        if not removed:
+            return
+
+
+def _norm(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
