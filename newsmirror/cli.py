@@ -129,8 +129,9 @@ def extract(files: tuple[Path, ...], base_url: str | None, jsonl: bool) -> None:
             result = extract_file(path, base_url)
         except NewsmirrorError as exc:
             failed += 1
-            result = {"file": str(path), "error": str(exc)}
-            click.echo(f"error: {exc}", err=True)
+            message = f"{path} [{exc.stage.value}] {exc.reason}"
+            result = {"file": str(path), "error": message}
+            click.echo(f"error: {message}", err=True)
         if jsonl:
             click.echo(json.dumps(result, ensure_ascii=False))
         elif "error" not in result:

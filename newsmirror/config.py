@@ -53,6 +53,28 @@ class FetchSettings(_Strict):
     resolve: dict[str, str] = {}
 
 
+class Editions(_Strict):
+    markdown: bool = True
+    html: bool = True
+    html_dir: str = "site"  # the HTML edition, inside the mirror's work tree
+    # OpenCC profile for a second, converted edition (e.g. "s2t", "s2twp", "t2s"); "" = none
+    convert: str = ""
+    convert_label: str = "繁體"  # the switch link to the converted edition
+    original_label: str = "简体"  # the switch link back
+    search: bool = True  # Pagefind full-text search in the HTML edition
+    feed_size: int = Field(50, ge=1, le=1000)  # entries per Atom feed
+
+
+class ImageSettings(_Strict):
+    localise: bool = True  # copy images next to the articles (assets/), never hot-link them
+    max_width: int = Field(1024, ge=64, le=4096)
+    format: Literal["webp", "jpeg"] = "webp"
+    quality: int = Field(75, ge=10, le=100)
+    max_bytes: int = Field(150_000, ge=5_000)  # recompress harder until an image fits
+    # the Markdown edition may load images from these bases instead of relative paths (first one used)
+    asset_base_urls: list[str] = []
+
+
 class Channel(_Strict):
     title: str | None = None
     description: str = ""
@@ -75,6 +97,8 @@ class Source(_Strict):
     rules: str | None = None
     # fetch articles through headless Chromium and extract from the rendered DOM (JS-built pages)
     render_js: bool = False
+    # OpenCC profile for this source's articles in the converted edition, overriding editions.convert
+    convert: str | None = None
 
     @field_validator("channel")
     @classmethod
@@ -113,7 +137,7 @@ class MirrorSettings(_Strict):
     counter_pixel: str | None = None  # e.g. "https://counter.example/p/{path}"; {path} = page path
     link_variation: bool = False  # append "?<id>" to links between mirror pages
     in_body_links: Literal["keep", "text", "neutralise"] = "keep"
-    index_page_size: int = Field(30, ge=5, le=1000)
+    index_page_size: int = Field(30, ge=2, le=1000)
     home_per_channel: int = Field(5, ge=1, le=100)
     hot_size: int = Field(20, ge=1, le=500)
     hot_days: int = Field(7, ge=1, le=365)
@@ -128,6 +152,8 @@ class Config(_Strict):
     labels: Labels = Labels()
     menu: list[MenuLink] = []
     fetch: FetchSettings = FetchSettings()
+    editions: Editions = Editions()
+    images: ImageSettings = ImageSettings()
     channels: dict[str, Channel] = {}
     sources: list[Source] = []
 

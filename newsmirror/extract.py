@@ -19,7 +19,14 @@ import trafilatura
 from newsmirror.decode import decode_html
 from newsmirror.extract_body import body_to_html, body_to_text, drop_headline, xml_to_body
 from newsmirror.extract_clean import MAX_CHARS, PageError, base_url_of, parse_html, prepare
-from newsmirror.extract_filters import drop_standfirst, drop_teasers, drop_trailing_boilerplate, move_captions
+from newsmirror.extract_filters import (
+    cut_at_related_heading,
+    drop_own_url,
+    drop_standfirst,
+    drop_teasers,
+    drop_trailing_boilerplate,
+    move_captions,
+)
 from newsmirror.extract_meta import PageMeta, iso_date, page_meta
 from newsmirror.records import Article, ExtractError, ImageRef
 from newsmirror.siterules import SiteRules, apply_strips, select_elements, select_text
@@ -112,6 +119,8 @@ def extract_article(
     drop_headline(body, meta.headlines)
     if not rules or rules.prune:
         drop_standfirst(body, meta.description)
+        drop_own_url(body, url)
+        cut_at_related_heading(body)
         move_captions(body)
         drop_teasers(body)
         drop_trailing_boilerplate(body)

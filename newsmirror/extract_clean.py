@@ -35,7 +35,6 @@ class PreparedPage:
     base_url: str
     captions: dict[str, str] = field(default_factory=dict)  # image src -> caption text
     alts: dict[str, str] = field(default_factory=dict)  # image src -> alt text
-    order: list[str] = field(default_factory=list)  # image srcs in document order
 
 
 def parse_html(text: str):
@@ -141,12 +140,42 @@ def _is_inside(el, ancestor) -> bool:
     return any(a is ancestor for a in el.iterancestors())
 
 
+_WIDGET_WORDS = frozenset(
+    "newsletter newsletters subscribe subscription signup share sharing sharebar social related recommended "
+    "recommendations recirc recirculation outbrain taboola promo trending popular mostread mostpopular "
+    "breadcrumb breadcrumbs cookie cookies consent".split()
+)
+_CONTENT_WORDS = frozenset("article body content story post entry main text".split())
+_TOKEN = re.compile(r"[^a-z0-9]+")
+WIDGET_MAX_CHARS = 1500
+
+
+def remove_widgets(root) -> None:
+    """Drop small blocks whose class/id names them a widget (newsletter, share, related, promo, ...).
+    Names are split into words, so "article-body" never matches "body-share"'s rules by substring; a block
+    that is also named as content, or holds much text, stays (the extractor judges it)."""
+    total = None
+    for el in list(root.iter("div", "section", "aside", "ul", "p", "span", "figure")):
+        hint = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
+        if len(hint) < 4:
+            continue
+        words = set(_TOKEN.split(hint))
+        if not words & _WIDGET_WORDS or words & _CONTENT_WORDS or el.getparent() is None:
+            continue
+        size = len(el.text_content())
+        if total is None:
+            total = len(root.text_content())
+        if size < WIDGET_MAX_CHARS and size < 0.3 * total:
+            _remove(el)
+
+
 def prepare(root, url: str) -> PreparedPage:
     """Prepare a parsed page for extraction (in place) and collect image captions."""
     base = base_url_of(root, url)
     remove_hidden(root)
     unwrap_layout_tables(root)
     merge_split_bodies(root)
+    remove_widgets(root)
     for el in list(root.iter(*_ALWAYS_DROP)):
         if el.tag == "noscript" and el.find(".//img") is not None:
             continue  # handled by prepare_images
@@ -157,7 +186,6 @@ def prepare(root, url: str) -> PreparedPage:
     page = PreparedPage(root=root, base_url=base)
     for img in root.iter("img"):
         src = img.get("src")
-        page.order.append(src)
         page.alts.setdefault(src, img.get("alt") or "")
     for holder, caption, imgs in find_captions(root):
         for img in imgs:

@@ -23,7 +23,8 @@ _CREDIT_START = re.compile(
 )
 _CREDIT_ANY = re.compile(r"©|\bphotos?\s+(?:by|courtesy)\b|\bgetty images\b|\bshutterstock\b", re.IGNORECASE)
 _TEASER_START = re.compile(
-    r"^\s*(?:also on\b|read more\b|read also\b|see also\b|related\b|more\s*:|recommended\b|watch\s*:|"
+    r"^\s*(?:also on\b|read more\b|read also\b|see also\b|see more\b|related\b|more\s*:|recommended\b|"
+    r"watch\s*:|don'?t miss\b|must read\b|"
     r"click here\b|leia (?:também|mais)\b|lesen sie auch\b|lire aussi\b|читайте также)",
     re.IGNORECASE,
 )
@@ -66,15 +67,24 @@ def _is_teaser(el) -> bool:
     return el.find(".//figure") is not None and links >= 0.3 * len(text) and len(text) < 300
 
 
+def _is_link_headline(el, text: str) -> bool:
+    """An all-caps line that is one link: an inline "related story" headline."""
+    letters = [ch for ch in text if ch.isalpha()]
+    return len(letters) >= 12 and all(ch.isupper() for ch in letters) and _link_text(el) >= 0.95 * len(text)
+
+
 def drop_teasers(body) -> None:
     """Remove runs of >= 3 teaser blocks, teaser lists, "Also on ..." lines, and teasers ending the body."""
     children = [c for c in body if c.tag != "figure"]
     for child in children:
+        text = _text(child)
         if child.tag in ("ul", "ol"):
             items = [li for li in child if li.tag == "li"]
             if len(items) >= 2 and sum(map(_is_teaser, items)) >= 0.8 * len(items) and _link_text(child) > 0:
                 body.remove(child)
-        elif _is_teaser(child) and _TEASER_START.match(_text(child)):
+        elif _TEASER_START.match(text) and _is_teaser(child):
+            body.remove(child)
+        elif _is_link_headline(child, text):
             body.remove(child)
     run: list = []
     for child in [*body, None]:
@@ -114,6 +124,42 @@ def move_captions(body) -> None:
             caption.text = text
             prev.append(caption)
         body.remove(el)
+
+
+_RELATED_HEADING = re.compile(
+    r"^\W*(?:related(?: (?:stories|articles|posts|news|content|coverage|links|reading))?|"
+    r"(?:you|we think you) (?:may|might|will) (?:also )?(?:like|enjoy|be interested in)|"
+    r"more (?:stories|news|articles|from|on this)|read next|recommended(?: for you| stories| reading)?|"
+    r"most (?:read|popular|viewed)|trending(?: now)?|you may have missed|popular (?:posts|stories)|"
+    r"você (?:pode|também pode) gostar|veja também|leia também|te puede interesar|también te puede interesar|"
+    r"noticias relacionadas|lesen sie auch|mehr zum thema|weitere artikel|vous aimerez aussi|à lire aussi|"
+    r"articoli correlati|potrebbe interessarti|похожие (?:статьи|записи|новости)|читайте также|"
+    r"相关(?:新闻|文章|阅读)|推荐阅读|延伸閱讀|相關新聞|関連記事|관련 ?기사)\W*$",
+    re.IGNORECASE,
+)
+
+
+def cut_at_related_heading(body, min_share: float = 0.4) -> None:
+    """Remove a "Related stories" / "You may also like" heading and everything after it, when it comes after
+    the first part of the text (a heading like that never introduces more of the article)."""
+    total = len(_text(body))
+    seen = 0
+    children = list(body)
+    for index, el in enumerate(children):
+        text = _text(el)
+        if seen >= min_share * total and len(text) < 60 and _RELATED_HEADING.match(text):
+            for doomed in children[index:]:
+                body.remove(doomed)
+            return
+        seen += len(text)
+
+
+def drop_own_url(body, url: str) -> None:
+    """Remove a line that is just the page's own address (print/share widgets leave it behind)."""
+    wanted = url.split("#")[0].rstrip("/")
+    for el in list(body):
+        if _text(el).rstrip("/") == wanted:
+            body.remove(el)
 
 
 def drop_standfirst(body, description: str) -> None:

@@ -132,7 +132,8 @@ def archive_layout(total: int, page_size: int) -> int:
     return total // page_size if total > page_size else 0
 
 
-def render_channel(config: Config, channel: str, states: Sequence[ArticleState]) -> list[RenderedFile]:
+def render_channel(config: Config, channel: str, states: Sequence[ArticleState],
+                   all_channels: Sequence[str] | None = None) -> list[RenderedFile]:
     """The channel index (newest first) and its archive pages.
 
     Archive pages hold full chunks counted from the oldest entry, so they stay stable as new articles arrive;
@@ -155,7 +156,7 @@ def render_channel(config: Config, channel: str, states: Sequence[ArticleState])
             older = index_path(channel, number - 1) if number > 1 else None
         text = template.render(
             title=title, page_number=number or None, description=description if number == 0 else "",
-            menu=menu(config, path, config.channel_names(), channel), labels=config.labels,
+            menu=menu(config, path, all_channels or config.channel_names(), channel), labels=config.labels,
             entries=_entries(config, path, shown, channel),
             newer=newer and _link(config, path, newer, channel), older=older and _link(config, path, older, channel),
         )

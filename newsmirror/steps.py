@@ -12,10 +12,10 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from dataclasses import replace
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from newsmirror import render
-from newsmirror.config import Config, Source
+from newsmirror.browser import render_page_async
+from newsmirror.config import Config, ConfigError, Source
 from newsmirror.decode import decode_html
 from newsmirror.discover import DiscoverError, parse_feed, parse_listing, parse_sitemap, parse_url_list
 from newsmirror.extract import ExtractOptions, extract_article
@@ -26,6 +26,7 @@ from newsmirror.progress import Reporter
 from newsmirror.records import (Article, Candidate, ExtractError, FetchedPage, FetchError, FetchTask, ItemResult,
                                 NewsmirrorError, RenderedFile, RunSummary, Stage)
 from newsmirror.resolve import ResolvingTransport
+from newsmirror.siterules import SiteRules, SiteRulesError
 from newsmirror.store import ArticleState, Store
 from newsmirror.transform import content_hash
 
@@ -108,14 +109,19 @@ class Outcome:
     last_modified: str | None = None
 
 
-@lru_cache(maxsize=64)
-def _options_for(rules: str | None, base_dir: str) -> ExtractOptions:
-    return ExtractOptions()
-
-
-def extract_options(config: Config, source_name: str) -> ExtractOptions:
-    source = next((s for s in config.sources if s.name == source_name), None)
-    return _options_for(source.rules if source else None, str(config.base_dir))
+def extract_options(config: Config) -> dict[str, ExtractOptions]:
+    """Extractor options per source (site rules loaded from their files); every bad rules file at once."""
+    options: dict[str, ExtractOptions] = {}
+    problems = []
+    for source in config.sources:
+        if source.rules:
+            try:
+                options[source.name] = ExtractOptions(rules=SiteRules.from_file(config.base_dir / source.rules))
+            except SiteRulesError as exc:
+                problems.append(f"key 'sources ({source.name}).rules': {exc}")
+    if problems:
+        raise ConfigError(config.path or "<config>", problems)
+    return options
 
 
 def _extract(body: bytes, url: str, charset: str | None, options: ExtractOptions) -> Article | ExtractError:
@@ -136,21 +142,24 @@ def _executor(task_count: int) -> Executor:
 
 
 async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, tasks: tuple[FetchTask, ...],
-                            reporter: Reporter) -> list[Outcome]:
+                            options: dict[str, ExtractOptions], reporter: Reporter) -> list[Outcome]:
     """Fetch every planned article (conditional when we have validators) and extract it on all cores."""
     if not tasks:
         return []
     reporter.stage("fetch", len(tasks))
     reporter.stage("extract", len(tasks))
+    in_browser = {s.name for s in config.sources if s.render_js}
     requests = []
     for task in tasks:
+        if task.candidate.source in in_browser:
+            continue
         etag, last_modified = store.cache_entry(task.url) if task.reason in {"changed", "retry"} else (None, None)
         requests.append(FetchRequest(task.url, etag=etag, last_modified=last_modified, key=task))
     loop = asyncio.get_running_loop()
     pending: list[asyncio.Future] = []
     outcomes: list[Outcome] = []
     with _executor(len(tasks)) as executor:
-        async for request, result in fetcher.fetch_many(requests):
+        async for request, result in _fetch_all(fetcher, requests, tasks, in_browser, config):
             task: FetchTask = request.key  # type: ignore[assignment]
             reporter.advance("fetch")
             if isinstance(result, FetchError):
@@ -161,10 +170,27 @@ async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, task
                 reporter.advance("extract")
             else:
                 future = loop.run_in_executor(executor, _extract, result.body, result.final_url, result.charset,
-                                              extract_options(config, task.candidate.source))
+                                              options.get(task.candidate.source, ExtractOptions()))
                 pending.append(asyncio.ensure_future(_finish(future, task, result, reporter)))
         outcomes += await asyncio.gather(*pending)
     return outcomes
+
+
+async def _fetch_all(fetcher: Fetcher, requests: list[FetchRequest], tasks: tuple[FetchTask, ...],
+                     in_browser: set[str], config: Config):
+    """HTTP fetches as they complete, then pages of `render_js` sources rendered in headless Chromium."""
+    async for item in fetcher.fetch_many(requests):
+        yield item
+    for task in tasks:
+        if task.candidate.source not in in_browser:
+            continue
+        request = FetchRequest(task.url, key=task)
+        try:
+            html = await render_page_async(task.url, timeout=config.fetch.timeout, user_agent=config.fetch.user_agent)
+        except FetchError as exc:
+            yield request, exc
+            continue
+        yield request, FetchedPage(task.url, task.url, 200, "text/html", "utf-8", body=html.encode("utf-8"))
 
 
 async def _finish(future: asyncio.Future, task: FetchTask, page: FetchedPage, reporter: Reporter) -> Outcome:
@@ -245,7 +271,7 @@ def render_changed(config: Config, store: Store, changed: set[str], now: datetim
             if article is not None:
                 files += render.render_article(config, state, article, pages_by_url)
     for name, states in channels.items():
-        files += render.render_channel(config, name, states)
+        files += render.render_channel(config, name, states, list(channels))
     files.append(render.render_home(config, channels))
     files.append(render.render_hot(config, hot_list(config, store, now), list(channels)))
     return files

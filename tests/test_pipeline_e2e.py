@@ -195,3 +195,28 @@ def test_hot_list_ranks_by_views(mirror_config):
     run(mirror_config, request=RunRequest(only=()))
     hot = (mirror_config.output_dir / "indexes" / "hot.md").read_text("utf-8")
     assert f"1. [" in hot and f"{top.id}.md" in hot
+
+
+def test_site_rules_and_browser_fallback_through_the_pipeline(demo_site, tmp_path):
+    """A `urls` source with render_js mirrors a page whose body is built by script; a rules file strips a block."""
+    (tmp_path / "rules.txt").write_text("# drop the sidebar-like share block\nstrip_id_or_class: share\n")
+    base = make_config(demo_site, tmp_path)
+    from newsmirror.config import Source
+
+    js_source = Source(name="live", kind="urls", channel="live", urls=[demo_site.js_article_url()], render_js=True,
+                       rules="rules.txt")
+    config = base.model_copy(update={"sources": [js_source]})
+    summary = run(config)
+    assert summary.new == 1 and summary.failed == 0, summary.failures
+    page = next(config.output_dir.glob("pages/live/*.md")).read_text("utf-8")
+    assert "Kilometre 10: a group of eleven men leads" in page
+
+
+def test_bad_rules_file_is_a_config_error(demo_site, tmp_path):
+    from newsmirror.config import ConfigError, Source
+
+    (tmp_path / "bad.txt").write_text("body: //div[\n")
+    base = make_config(demo_site, tmp_path)
+    source = Source(name="x", kind="urls", channel="x", urls=[demo_site.article_urls()[0]], rules="bad.txt")
+    with pytest.raises(ConfigError, match=r"(?s)sources \(x\)\.rules.*bad\.txt:1"):
+        run(base.model_copy(update={"sources": [source]}))

@@ -1,0 +1,117 @@
+"""The CLI as users run it: real processes, the demo site on 127.0.0.1, real git and SQLite."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from newsmirror.demo import site as demo
+from newsmirror.demo.mirror import DEMO_HOST
+from newsmirror.demo.site import demo_config_text
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "newsmirror", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=180)
+
+
+@pytest.fixture
+def config_file(demo_site, tmp_path) -> Path:
+    text = demo_config_text(f"http://{DEMO_HOST}", output="mirror", state="state.db")
+    address = demo_site.base_url.removeprefix("http://")
+    text = text.replace("[fetch]\n", f'[fetch]\nresolve = {{ "{DEMO_HOST}" = "{address}" }}\n', 1)
+    path = tmp_path / "newsmirror.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_init_writes_a_commented_config_once(tmp_path):
+    result = cli("init", "site", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "site" / "newsmirror.toml").read_text()
+    assert text.count("#") > 20 and "[[sources]]" in text
+    again = cli("init", "site", cwd=tmp_path)
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_config_errors_are_all_reported(tmp_path):
+    (tmp_path / "newsmirror.toml").write_text('[mirror]\nhot_size = 0\n[fetch]\ntimeout = "soon"\n')
+    result = cli("run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "newsmirror.toml: 2 configuration error(s)" in result.stderr
+    assert "mirror.hot_size" in result.stderr and "fetch.timeout" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_status_add_and_quiet_verbose(demo_site, config_file):
+    cwd = config_file.parent
+    lazy_path = "/articles/" + demo.LAZY_SLUG + ".html"
+    demo_site.set_status(lazy_path, 500)
+    first = cli("run", cwd=cwd)
+    assert first.returncode == 0, first.stderr
+    failure_lines = [line for line in first.stderr.splitlines() if line.startswith("FAILED")]
+    assert len(failure_lines) == 1 and lazy_path in failure_lines[0] and "[fetch]" in failure_lines[0]
+    assert "HTTP 500" in failure_lines[0]
+    assert first.stdout.count("\n") == 1 and "41 new" in first.stdout and "1 failed" in first.stdout
+
+    status = cli("status", "--config", str(config_file), cwd=cwd.parent)
+    assert status.returncode == 0
+    assert "science-rss" in status.stdout and "sports-listing" in status.stdout
+    failure = [line for line in status.stdout.splitlines() if lazy_path in line]
+    assert failure and "[fetch]" in failure[0] and "HTTP 500" in failure[0]
+
+    quiet = cli("run", "--quiet", cwd=cwd)
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+
+    url = f"http://{DEMO_HOST}/articles/{demo.SHARED_SLUG}.html"
+    added = cli("add", url, "--channel", "picks", "--verbose", cwd=cwd)
+    assert added.returncode == 0, added.stderr
+    assert demo.SHARED_SLUG in added.stderr  # the verbose per-article line
+    assert "picks" in (cwd / "mirror" / "indexes" / "picks.md").read_text("utf-8").lower() or \
+        (cwd / "mirror" / "indexes" / "picks.md").exists()
+    log = subprocess.run(["git", "log", "--oneline"], cwd=cwd / "mirror", capture_output=True, text=True).stdout
+    assert len(log.splitlines()) == 2
+
+
+def test_run_exits_non_zero_when_nothing_could_be_done(demo_site, config_file):
+    for path in ("/feeds/science.rss", "/feeds/city.atom", "/sports/"):
+        demo_site.set_status(path, 503)
+    result = cli("run", cwd=config_file.parent)
+    assert result.returncode == 1
+    assert result.stderr.count("FAILED") == 3
+
+
+def test_extract_jsonl_plain_and_gzip(demo_site, tmp_path):
+    url = f"{demo_site.base_url}/articles/{demo.LAZY_SLUG}.html"
+    raw = httpx.get(url).content
+    (tmp_path / "a.html").write_bytes(raw)
+    (tmp_path / "b.html.gz").write_bytes(gzip.compress(raw))
+    (tmp_path / "empty.html").write_bytes(b"")
+    result = cli("extract", "a.html", "b.html.gz", "empty.html", "--base-url", url, "--jsonl", cwd=tmp_path)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["file"] for line in lines] == ["a.html", "b.html.gz", "empty.html"]
+    first = lines[0]
+    assert {"file", "title", "text", "published", "images"} <= set(first)
+    assert first["title"] and "\n\n" in first["text"] and first["title"] not in first["text"]
+    assert first["images"] and {"src", "alt", "caption"} <= set(first["images"][0])
+    assert lines[0]["text"] == lines[1]["text"]
+    assert "error" in lines[2] and "empty.html" in lines[2]["error"]
+
+
+def test_demo_twice_second_run_changes_nothing(tmp_path):
+    first = cli("demo", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "42 new" in first.stdout and "demo-mirror" in first.stdout
+    mirror = tmp_path / "demo-mirror"
+    before = {p: p.stat().st_mtime_ns for p in mirror.rglob("*") if ".git" not in p.parts}
+    second = cli("demo", cwd=tmp_path)
+    assert second.returncode == 0 and "0 new" in second.stdout and "no commit" in second.stdout
+    assert {p: p.stat().st_mtime_ns for p in mirror.rglob("*") if ".git" not in p.parts} == before
+    log = subprocess.run(["git", "log", "--oneline"], cwd=mirror, capture_output=True, text=True).stdout
+    assert len(log.splitlines()) == 1
