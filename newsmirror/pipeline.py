@@ -65,7 +65,7 @@ def run_once(config: Config, reporter: Reporter | None = None, request: RunReque
 
 async def _run(config: Config, store: Store, reporter: Reporter, request: RunRequest, now: datetime) -> RunSummary:
     stamp = now.isoformat()
-    options = steps.extract_options(config)  # a bad rules file is a config error, before any work
+    extractor_options = steps.extract_options(config)  # a bad rules file is a config error, before any work
     summary = RunSummary(output=str(config.output_dir))
     run_id = store.start_run(stamp)
 
@@ -83,7 +83,7 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
             [] if request.only is not None else store.failed_articles(), now, options,
             force=request.force, ids_in_use=store.ids_in_use(),
         )
-        outcomes = await steps.fetch_and_extract(config, store, fetcher, decided.tasks, options, reporter)
+        outcomes = await steps.fetch_and_extract(config, store, fetcher, decided.tasks, extractor_options, reporter)
 
     try:
         with store.transaction():
