@@ -137,7 +137,9 @@ def _text(el) -> str:
 
 
 def _visible_author(root) -> str | None:
-    for xpath in (".//*[@rel='author']", ".//*[contains(@class,'byline')]", ".//*[contains(@class,'author')]"):
+    # the most specific first: a byline often also holds the date and a "By"/"文／" prefix
+    for xpath in (".//*[@rel='author']", ".//*[contains(concat(' ',@class,' '),' author ')]",
+                  ".//*[contains(@class,'byline')]", ".//*[contains(@class,'author')]"):
         for el in root.xpath(xpath):
             text = _BY.sub("", _text(el)).strip()
             if 2 < len(text) < 80:

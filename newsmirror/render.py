@@ -111,7 +111,11 @@ def render_article(
     lead = article.lead_image
     if lead and (lead.src in body_html or not lead.src.startswith(("http://", "https://"))):
         lead = None  # the body shows it already
-    meta = " · ".join(x for x in ((article.published or "")[:10], article.author or "") if x)
+    updated = (article.updated or "")[:10]
+    if updated and updated == (article.published or "")[:10]:
+        updated = ""
+    meta = " · ".join(x for x in ((article.published or "")[:10], article.author or "",
+                                   updated and f"{config.labels.updated} {updated}") if x)
     share = share_url(config, path)
     pixel = None
     if config.mirror.counter_pixel:
