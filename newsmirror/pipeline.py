@@ -91,7 +91,7 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
                 store.save_cache(url, etag, last_modified, stamp)
             changed = steps.apply_outcomes(store, outcomes, decided, now, config, summary, run_id, reporter)
             files = steps.render_changed(config, store, changed, now, full=request.rebuild)
-            reporter.stage("publish", None)
+            reporter.stage("publish", 1)
             summary.publish = publish(config.output_dir, files, commit_message(summary, now), config.mirror.commit_author)
             reporter.advance("publish")
             store.finish_run(run_id, utcnow().isoformat(), summary.new, summary.updated, summary.unchanged,

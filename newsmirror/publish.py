@@ -42,11 +42,8 @@ def write_files(root: Path, files: Iterable[RenderedFile]) -> list[str]:
         target = root / file.path
         if not target.resolve().is_relative_to(root.resolve()):
             raise PublishError(file.path, "path escapes the mirror directory")
-        try:
-            if target.read_bytes() == file.content:
-                continue
-        except FileNotFoundError:
-            pass
+        if target.is_file() and target.read_bytes() == file.content:
+            continue
         write_atomic(target, file.content)
         written.append(file.path)
     return written
