@@ -98,6 +98,26 @@ def add(url: str, channel: str, config_path: Path | None, quiet: bool, verbose: 
 
 @main.command()
 @config_option
+@click.option("--every", "minutes", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              help="Minutes between the starts of two runs.")
+@click.option("--runs", type=click.IntRange(min=1), default=None, help="Stop after this many runs (default: never).")
+@quiet_option
+@verbose_option
+def watch(config_path: Path | None, minutes: float, runs: int | None, quiet: bool, verbose: bool) -> None:
+    """Run again and again on a schedule (a failed run is reported and retried at the next tick)."""
+    from newsmirror.schedule import watch as watch_loop
+
+    config = _load(config_path)
+
+    def one_run() -> None:
+        with make_reporter(_verbosity(quiet, verbose)) as reporter:
+            reporter.summary(run_once(config, reporter, RunRequest()))
+
+    watch_loop(one_run, minutes * 60, runs, on_error=lambda exc: click.echo(f"error: {exc}", err=True))
+
+
+@main.command()
+@config_option
 @quiet_option
 def rebuild(config_path: Path | None, quiet: bool) -> None:
     """Re-render every page from state (no network) and commit what changed."""

@@ -5,7 +5,7 @@
 The first frame only, EXIF orientation applied, then every piece of metadata dropped (EXIF, XMP, ICC, comments:
 they can carry GPS positions and camera serials). Colours are converted to sRGB when the image carries another ICC
 profile. Wider than `max_width` is scaled down (never up), then encoded as WebP (alpha kept) or JPEG (alpha
-flattened on white), lowering quality and then size stepwise until the result fits `max_bytes`. The same input
+flattened on white), lowering quality and then dimensions stepwise until the result fits `max_bytes`. The same input
 bytes and settings give the same output bytes. No process-wide Pillow setting is changed.
 """
 
@@ -23,7 +23,6 @@ from newsmirror.records import NewsmirrorError, Stage
 MAX_PIXELS = 40_000_000  # larger images are refused before decoding (decompression bombs)
 MAX_WEBP_SIDE = 16_383  # the WebP format's limit per side
 MIN_QUALITY = 30
-SCALES = (1.0, 0.75, 0.55, 0.4, 0.3, 0.2)  # tried in turn once the lowest quality is still too big
 MIN_WIDTH = 48
 DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError, struct.error,
                  Image.DecompressionBombError)
@@ -42,16 +41,18 @@ def recompress(data: bytes, settings: ImageSettings) -> tuple[bytes, str]:
     image = _decode(data, settings.max_width)
     pil_format, ext = FORMATS[settings.format]
     image = _fit(image, settings.max_width, MAX_WEBP_SIDE if ext == "webp" else 65_500)
-    for scale in SCALES:
-        scaled = image if scale == 1.0 else _scaled(image, scale)
-        if scaled is None:
-            break
+    scaled = image
+    while True:
         for quality in quality_steps(settings.quality):
             out = _encode(scaled, pil_format, quality)
             if len(out) <= settings.max_bytes:
                 return out, ext
-    raise ImageError(f"cannot make it fit {settings.max_bytes} bytes "
-                     f"({image.width}x{image.height} at quality {MIN_QUALITY} is still larger)")
+        # Still too big at the lowest quality: shrink by the area the budget allows (bytes ~ pixels), and retry.
+        factor = min(0.85, math.sqrt(settings.max_bytes / len(out)) * 0.95)
+        if scaled.width * factor < MIN_WIDTH:
+            raise ImageError(f"cannot make it fit {settings.max_bytes} bytes "
+                             f"({scaled.width}x{scaled.height} at quality {MIN_QUALITY} is {len(out)} bytes)")
+        scaled = _resize(scaled, factor)
 
 
 def quality_steps(quality: int) -> list[int]:
@@ -131,12 +132,6 @@ def _fit(image: Image.Image, max_width: int, max_side: int) -> Image.Image:
     if factor >= 1.0:
         return image
     return _resize(image, factor)
-
-
-def _scaled(image: Image.Image, scale: float) -> Image.Image | None:
-    if image.width * scale < MIN_WIDTH:
-        return None
-    return _resize(image, scale)
 
 
 def _resize(image: Image.Image, factor: float) -> Image.Image:

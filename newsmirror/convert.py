@@ -1,0 +1,139 @@
+"""Simplified <-> Traditional Chinese conversion with OpenCC (pure): plain text, and the text nodes of HTML.
+
+URLs are never converted: in HTML only text nodes and the human-readable attributes (alt, title, aria-label) are.
+Converters are cached per profile (building one loads its dictionaries, ~ms; converting is ~5 ms per 100k chars).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+import opencc
+from lxml import html as lxml_html
+
+from newsmirror.config import Config
+from newsmirror.records import NewsmirrorError, Stage
+
+#: profile -> (directory of the converted edition inside the HTML edition, its BCP 47 language tag)
+EDITIONS: dict[str, tuple[str, str]] = {
+    "s2t": ("zh-hant", "zh-Hant"), "hk2t": ("zh-hant", "zh-Hant"), "tw2t": ("zh-hant", "zh-Hant"),
+    "jp2t": ("zh-hant", "zh-Hant"),
+    "s2tw": ("zh-hant-tw", "zh-Hant-TW"), "s2twp": ("zh-hant-tw", "zh-Hant-TW"), "t2tw": ("zh-hant-tw", "zh-Hant-TW"),
+    "s2hk": ("zh-hant-hk", "zh-Hant-HK"), "s2hkp": ("zh-hant-hk", "zh-Hant-HK"), "t2hk": ("zh-hant-hk", "zh-Hant-HK"),
+    "t2s": ("zh-hans", "zh-Hans"), "tw2s": ("zh-hans", "zh-Hans"), "tw2sp": ("zh-hans", "zh-Hans"),
+    "hk2s": ("zh-hans", "zh-Hans"), "hk2sp": ("zh-hans", "zh-Hans"),
+    "t2jp": ("ja", "ja"),
+}
+_TEXT_ATTRIBUTES = ("alt", "title", "aria-label")
+_SKIP = {"script", "style", "code", "pre"}
+
+
+class ConvertError(NewsmirrorError):
+    def __init__(self, profile: str, reason: str):
+        super().__init__(f"opencc:{profile}", Stage.TRANSFORM, reason)
+
+
+def _stem(profile: str) -> str:
+    return profile.strip().removesuffix(".json")
+
+
+@lru_cache(maxsize=16)
+def converter(profile: str) -> opencc.OpenCC:
+    stem = _stem(profile)
+    try:
+        return opencc.OpenCC(stem + ".json")
+    except RuntimeError as exc:
+        known = ", ".join(sorted(c.removesuffix(".json") for c in opencc.CONFIGS))
+        raise ConvertError(stem, f"unknown OpenCC profile (known: {known}): {exc}") from None
+
+
+def convert_text(text: str, profile: str) -> str:
+    if not profile or not text:
+        return text
+    return converter(profile).convert(text)
+
+
+def text_converter(profile: str) -> Callable[[str], str]:
+    """A one-argument function converting text with `profile`; the identity for "" (no conversion)."""
+    if not profile:
+        return lambda text: text
+    conv = converter(profile)
+    return lambda text: conv.convert(text) if text else text
+
+
+def convert_html(fragment: str, profile: str) -> str:
+    """Convert the text nodes of an HTML fragment (and alt/title attributes); hrefs and srcs stay as they are."""
+    if not profile or not fragment.strip():
+        return fragment
+    conv = text_converter(profile)
+    root = lxml_html.fragment_fromstring(fragment, create_parent="div")
+    for element in root.iter():
+        if not isinstance(element.tag, str):  # comments, processing instructions
+            element.tail = conv(element.tail or "") or None
+            continue
+        if element.tag not in _SKIP and element.text:
+            element.text = conv(element.text)
+        if element is not root and element.tail:
+            element.tail = conv(element.tail)
+        for name in _TEXT_ATTRIBUTES:
+            value = element.get(name)
+            if value:
+                element.set(name, conv(value))
+    return (root.text or "") + "".join(lxml_html.tostring(child, encoding="unicode") for child in root)
+
+
+def edition_dir(profile: str) -> str:
+    """Where a converted edition lives inside the HTML edition: "s2t" -> "zh-hant", "t2s" -> "zh-hans"."""
+    stem = _stem(profile)
+    return EDITIONS.get(stem, (stem.lower(), ""))[0]
+
+
+def edition_language(profile: str, fallback: str = "zh") -> str:
+    return EDITIONS.get(_stem(profile), ("", fallback))[1] or fallback
+
+
+def mirror_profile(config: Config) -> str:
+    """The profile that names the converted edition and converts its shared text (menus, indexes, labels):
+    `editions.convert`, else the first source override; "" when there is no converted edition."""
+    if config.editions.convert:
+        return config.editions.convert
+    return next((s.convert for s in config.sources if s.convert), "")
+
+
+def article_profile(config: Config, url: str, channels: tuple[str, ...] | list[str]) -> str:
+    """The profile for one article in the converted edition: its source's `convert` override, else the mirror's.
+
+    Articles do not record their source, so the source is the one feeding the article's primary channel first (then
+    its other channels), preferring a source on the article's host; "" means "shown unconverted"."""
+    candidates = []
+    for rank, channel in enumerate(channels):
+        for order, source in enumerate(config.sources):
+            if source.channel == channel and source.convert is not None:
+                same_host = _host(url) in {_host(u) for u in [source.url or "", *source.urls]}
+                candidates.append((rank, not same_host, order, source.convert))
+    if candidates:
+        return min(candidates)[3]
+    return config.editions.convert
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
+def validate(config: Config) -> list[str]:
+    """Problems with the configured profiles, all at once (empty when every profile loads)."""
+    problems = []
+    profiles = {"editions.convert": config.editions.convert}
+    profiles |= {f"sources ({s.name}).convert": s.convert for s in config.sources if s.convert}
+    for key, profile in profiles.items():
+        if profile:
+            try:
+                converter(profile)
+            except ConvertError as exc:
+                problems.append(f"key '{key}': {exc.reason}")
+    return problems
