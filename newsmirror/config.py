@@ -32,6 +32,7 @@ class Labels(_Strict):
     hot_empty: str = "No view counts yet: this list fills up once readers open pages."
     updated: str = "Updated"
     more: str = "More"
+    image_unavailable: str = "Image not available"
 
 
 class MenuLink(_Strict):

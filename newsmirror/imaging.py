@@ -35,24 +35,27 @@ class ImageError(NewsmirrorError):
     def __init__(self, reason: str, resource: str = "<image>"):
         super().__init__(resource, Stage.TRANSFORM, reason)
 
+    def __reduce__(self):  # raised in a worker process, it must arrive whole
+        return type(self), (self.reason, self.resource)
+
 
 def recompress(data: bytes, settings: ImageSettings) -> tuple[bytes, str]:
     """Web-ready image bytes and their file extension ("webp" or "jpg"); raises ImageError."""
     image = _decode(data, settings.max_width)
     pil_format, ext = FORMATS[settings.format]
     image = _fit(image, settings.max_width, MAX_WEBP_SIDE if ext == "webp" else 65_500)
-    scaled = image
+    scaled, scale = image, 1.0
     while True:
         for quality in quality_steps(settings.quality):
             out = _encode(scaled, pil_format, quality)
             if len(out) <= settings.max_bytes:
                 return out, ext
         # Still too big at the lowest quality: shrink by the area the budget allows (bytes ~ pixels), and retry.
-        factor = min(0.85, math.sqrt(settings.max_bytes / len(out)) * 0.95)
-        if scaled.width * factor < MIN_WIDTH:
+        scale *= min(0.85, math.sqrt(settings.max_bytes / len(out)) * 0.95)
+        if image.width * scale < MIN_WIDTH:
             raise ImageError(f"cannot make it fit {settings.max_bytes} bytes "
                              f"({scaled.width}x{scaled.height} at quality {MIN_QUALITY} is {len(out)} bytes)")
-        scaled = _resize(scaled, factor)
+        scaled = _resize(image, scale)
 
 
 def quality_steps(quality: int) -> list[int]:

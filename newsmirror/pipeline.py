@@ -17,12 +17,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from newsmirror import steps
+from newsmirror.assets import ImageLocaliser
 from newsmirror.config import Config
 from newsmirror.plan import PlanOptions, plan, retry_delay
 from newsmirror.progress import Reporter
 from newsmirror.publish import PublishError, publish
 from newsmirror.records import Candidate, ItemResult, NewsmirrorError, RunSummary, Stage
 from newsmirror.store import Store
+from newsmirror.transform import content_hash
 
 
 class RunLockedError(NewsmirrorError):
@@ -83,14 +85,23 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
             [] if request.only is not None else store.failed_articles(), now, options,
             force=request.force, ids_in_use=store.ids_in_use(),
         )
-        outcomes = await steps.fetch_and_extract(config, store, fetcher, decided.tasks, extractor_options, reporter)
+        localiser = ImageLocaliser(config.images, store, fetcher, root=config.output_dir) \
+            if config.images.localise else None
+        outcomes = await steps.fetch_and_extract(config, store, fetcher, decided.tasks, extractor_options, localiser,
+                                                 reporter)
+        retried = [] if localiser is None else \
+            await steps.retry_images(config, store, localiser, {t.article_id for t in decided.tasks})
 
     try:
         with store.transaction():
             for url, etag, last_modified in caches:
                 store.save_cache(url, etag, last_modified, stamp)
             changed = steps.apply_outcomes(store, outcomes, decided, now, config, summary, run_id, reporter)
-            files = steps.render_changed(config, store, changed, now, full=request.rebuild)
+            for article_id, article, _assets in retried:
+                store.save_article(article_id, article, content_hash(article), None, stamp)
+                changed.add(article_id)
+            files = [f for o in outcomes for f in o.assets] + [f for r in retried for f in r[2]]
+            files += steps.render_changed(config, store, changed, now, full=request.rebuild)
             reporter.stage("publish", 1)
             summary.publish = publish(config.output_dir, files, commit_message(summary, now), config.mirror.commit_author)
             reporter.advance("publish")

@@ -18,7 +18,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from newsmirror.config import Config
 from newsmirror.records import Article, RenderedFile
 from newsmirror.store import ArticleState
-from newsmirror.transform import relative_link, rewrite_links, sanitize, to_markdown
+from newsmirror.assets import asset_link, is_local
+from newsmirror.transform import link_images, relative_link, rewrite_links, sanitize, to_markdown
 
 HOME = "README.md"
 HOT = "indexes/hot.md"
@@ -107,10 +108,14 @@ def render_article(
     """The article page and its QR code."""
     path = page_path(state.channel, state.id)
     variation = state.id if config.mirror.link_variation else None
+    images = config.images
+    asset_base = images.asset_base_urls[0] if images.asset_base_urls else None
     body_html = rewrite_links(sanitize(article.body_html), path, pages_by_url, config.mirror.in_body_links, variation)
     lead = article.lead_image
-    if lead and (lead.src in body_html or not lead.src.startswith(("http://", "https://"))):
+    if lead and lead.src in body_html:
         lead = None  # the body shows it already
+    body_html = link_images(body_html, path, images.localise, config.labels.image_unavailable, asset_base)
+    lead_link = lead and lead_image_link(lead.src, path, images.localise, asset_base)
     updated = (article.updated or "")[:10]
     if updated and updated == (article.published or "")[:10]:
         updated = ""
@@ -122,13 +127,21 @@ def render_article(
         pixel = config.mirror.counter_pixel.format(path=path, id=state.id, channel=state.channel)
     text = _environment().get_template("article.md.j2").render(
         article=article, meta=meta, menu=menu(config, path, [state.channel], variation),
-        promo=config.mirror.promo_markdown.strip(), lead=lead, body=to_markdown(body_html), labels=config.labels,
+        promo=config.mirror.promo_markdown.strip(), lead=lead, lead_link=lead_link,
+        missing=config.labels.image_unavailable, body=to_markdown(body_html), labels=config.labels,
         share_url=share, qr_file=qr_path(state.channel, state.id).rsplit("/", 1)[1], pixel=pixel,
     )
     files = [RenderedFile(path, _normalise(text))]
     if share:
         files.append(RenderedFile(qr_path(state.channel, state.id), qr_png(share)))
     return files
+
+
+def lead_image_link(src: str, page: str, localise: bool, asset_base: str | None) -> str | None:
+    """Where the page loads its lead image from; None means "show a placeholder" (never hot-link when localising)."""
+    if is_local(src):
+        return asset_link(src, page, asset_base)
+    return None if localise else src
 
 
 def archive_layout(total: int, page_size: int) -> int:

@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from newsmirror import render
+from newsmirror.assets import ImageFailure, ImageLocaliser
 from newsmirror.browser import render_page_async
 from newsmirror.config import Config, ConfigError, Source
 from newsmirror.decode import decode_html
@@ -107,6 +108,8 @@ class Outcome:
     not_modified: bool = False
     etag: str | None = None
     last_modified: str | None = None
+    assets: tuple[RenderedFile, ...] = ()  # image files this article brought (content-addressed)
+    image_failures: tuple[ImageFailure, ...] = ()
 
 
 def extract_options(config: Config) -> dict[str, ExtractOptions]:
@@ -142,7 +145,8 @@ def _executor(task_count: int) -> Executor:
 
 
 async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, tasks: tuple[FetchTask, ...],
-                            options: dict[str, ExtractOptions], reporter: Reporter) -> list[Outcome]:
+                            options: dict[str, ExtractOptions], localiser: ImageLocaliser | None,
+                            reporter: Reporter) -> list[Outcome]:
     """Fetch every planned article (conditional when we have validators) and extract it on all cores."""
     if not tasks:
         return []
@@ -171,7 +175,7 @@ async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, task
             else:
                 future = loop.run_in_executor(executor, _extract, result.body, result.final_url, result.charset,
                                               options.get(task.candidate.source, ExtractOptions()))
-                pending.append(asyncio.ensure_future(_finish(future, task, result, reporter)))
+                pending.append(asyncio.ensure_future(_finish(future, task, result, localiser, reporter)))
         outcomes += await asyncio.gather(*pending)
     return outcomes
 
@@ -193,13 +197,34 @@ async def _fetch_all(fetcher: Fetcher, requests: list[FetchRequest], tasks: tupl
         yield request, FetchedPage(task.url, task.url, 200, "text/html", "utf-8", body=html.encode("utf-8"))
 
 
-async def _finish(future: asyncio.Future, task: FetchTask, page: FetchedPage, reporter: Reporter) -> Outcome:
+async def _finish(future: asyncio.Future, task: FetchTask, page: FetchedPage, localiser: ImageLocaliser | None,
+                  reporter: Reporter) -> Outcome:
     result = await future
     reporter.advance("extract")
     if isinstance(result, ExtractError):
         return Outcome(task, error=ExtractError(task.url, result.reason))
     article = _complete(result, task)
-    return Outcome(task, article=article, etag=page.etag, last_modified=page.last_modified)
+    assets: list[RenderedFile] = []
+    failures: list[ImageFailure] = []
+    if localiser is not None:
+        article, assets, failures = await localiser.localise(article)
+    return Outcome(task, article=article, etag=page.etag, last_modified=page.last_modified,
+                   assets=tuple(assets), image_failures=tuple(failures))
+
+
+async def retry_images(config: Config, store: Store, localiser: ImageLocaliser, skip: set[str]
+                       ) -> list[tuple[str, Article, list[RenderedFile]]]:
+    """Published articles with images that failed before: try those images again (ids in `skip` are being
+    fetched anyway). Returns (id, article with the images now local, new asset files) for each that changed."""
+    improved = []
+    for article_id in store.articles_with_failed_images(config.mirror.max_attempts):
+        old = store.article_record(article_id)
+        if article_id in skip or old is None:
+            continue
+        new, files, _failures = await localiser.localise(old)
+        if new != old:
+            improved.append((article_id, new, files))
+    return improved
 
 
 def _complete(article: Article, task: FetchTask) -> Article:
@@ -242,6 +267,8 @@ def apply_outcomes(store: Store, outcomes: list[Outcome], decided: Plan, now: da
             kind = "unchanged" if was_ok and existing.content_hash == digest else ("updated" if was_ok else "new")
             store.save_article(task.article_id, outcome.article, digest, task.candidate.source_version, stamp)
             store.save_cache(task.url, outcome.etag, outcome.last_modified, stamp)
+            for failure in outcome.image_failures:
+                store.record_failure(run_id, failure.src, "image", failure.reason.split("] ", 1)[-1], stamp)
             setattr(summary, kind, getattr(summary, kind) + 1)
             if kind != "unchanged":
                 changed.add(task.article_id)

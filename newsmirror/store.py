@@ -411,7 +411,8 @@ class Store:
         """Record one more failed attempt; a localised image keeps its old asset path but is no longer used."""
         self.db.execute(
             "INSERT INTO images (src, status, attempts, last_error) VALUES (?, 'failed', 1, ?) "
-            "ON CONFLICT(src) DO UPDATE SET status = 'failed', attempts = attempts + 1, last_error = excluded.last_error",
+            "ON CONFLICT(src) DO UPDATE SET status = 'failed', attempts = attempts + 1, "
+            "last_error = excluded.last_error",
             (src, error),
         )
 

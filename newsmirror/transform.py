@@ -12,6 +12,7 @@ import nh3
 from lxml import html as lxml_html
 from markdownify import MarkdownConverter
 
+from newsmirror.assets import asset_link, is_local
 from newsmirror.ids import canonical_url
 from newsmirror.records import Article
 
@@ -68,10 +69,31 @@ def rewrite_links(
                 code.tail = tail
                 link.tail = " "
             link.drop_tag()
-    inner = (fragment.text or "") + "".join(
-        lxml_html.tostring(child, encoding="unicode") for child in fragment
-    )
-    return inner
+    return _inner(fragment)
+
+
+def link_images(body_html: str, page_path: str, localise: bool, missing_label: str,
+                asset_base: str | None = None) -> str:
+    """Point local `assets/...` images at their file, relative to the page (or under `asset_base`); with
+    localisation on, replace any remote image by a visible placeholder so no page hot-links a foreign host."""
+    if "<img" not in body_html:
+        return body_html
+    fragment = lxml_html.fragment_fromstring(body_html, create_parent="div")
+    for img in list(fragment.iter("img")):
+        src = img.get("src") or ""
+        if is_local(src):
+            img.set("src", asset_link(src, page_path, asset_base))
+        elif localise:
+            placeholder = lxml_html.Element("em")
+            alt = " ".join((img.get("alt") or "").split())
+            placeholder.text = f"[{missing_label}{': ' + alt if alt else ''}]"
+            placeholder.tail = img.tail
+            img.getparent().replace(img, placeholder)
+    return _inner(fragment)
+
+
+def _inner(fragment) -> str:  # noqa: ANN001
+    return (fragment.text or "") + "".join(lxml_html.tostring(child, encoding="unicode") for child in fragment)
 
 
 class _MirrorMarkdown(MarkdownConverter):

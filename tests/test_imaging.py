@@ -7,7 +7,7 @@ import struct
 import zlib
 
 import pytest
-from PIL import Image, ImageChops
+from PIL import Image, ImageChops, ImageCms
 
 from newsmirror.config import ImageSettings
 from newsmirror.imaging import MAX_PIXELS, ImageError, quality_steps, recompress
@@ -134,6 +134,22 @@ def test_animated_gif_becomes_its_first_frame():
     assert getattr(image, "n_frames", 1) == 1
 
 
+def test_cmyk_and_icc_tagged_images_become_plain_srgb():
+    cmyk = Image.new("CMYK", (200, 100), (0, 255, 255, 0))  # red
+    out = io.BytesIO()
+    cmyk.save(out, "JPEG")
+    data, _ = recompress(out.getvalue(), ImageSettings())
+    red, green, blue = opened(data).convert("RGB").getpixel((100, 50))
+    assert red > 200 and green < 60 and blue < 60
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    out = io.BytesIO()
+    Image.new("RGB", (200, 100), (10, 200, 30)).save(out, "PNG", icc_profile=srgb)
+    data, _ = recompress(out.getvalue(), ImageSettings())
+    image = opened(data)
+    assert "icc_profile" not in image.info
+    assert all(abs(a - b) < 12 for a, b in zip(image.convert("RGB").getpixel((100, 50)), (10, 200, 30)))
+
+
 @pytest.mark.parametrize("data, reason", [
     (b"<!doctype html><html><body>Not found</body></html>", "not an image"),
     (b"", "empty"),
@@ -163,3 +179,11 @@ def test_quality_steps():
     assert quality_steps(30) == [30]
     assert quality_steps(10) == [10]
     assert quality_steps(33) == [33, 30]
+
+
+def test_image_error_survives_a_worker_process_boundary():
+    import pickle
+
+    error = pickle.loads(pickle.dumps(ImageError("not an image: x", "https://i.example/a.jpg")))
+    assert (error.reason, error.resource) == ("not an image: x", "https://i.example/a.jpg")
+    assert str(error) == "https://i.example/a.jpg [transform] not an image: x"

@@ -70,8 +70,11 @@ def test_article_page_anatomy(mirror_config):
     share = mirror_config.mirror.public_urls[0] + "pages/"
     assert share in page and f"![QR code]({demo.LAZY_SLUG}.png)" in page
     assert f"{labels.original}: <http://{'news.demo.test'}" in page
-    images = re.findall(r"!\[[^\]]*\]\((http[^)]+)\)", page)
-    assert images and not any("placeholder" in src for src in images)  # the lazy image was promoted
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page)
+    local = [src for src in images if src.startswith("../../assets/")]
+    assert local and all((root / "pages" / "x" / src).resolve().is_file() for src in local)
+    assert not any(src.startswith("http") for src in images)  # copied next to the article, never hot-linked
+    assert "placeholder" not in page  # the lazy image was promoted
     order = [page.index(x) for x in (menu, share, labels.original)]
     assert order == sorted(order)
 
@@ -220,3 +223,27 @@ def test_bad_rules_file_is_a_config_error(demo_site, tmp_path):
     source = Source(name="x", kind="urls", channel="x", urls=[demo_site.article_urls()[0]], rules="bad.txt")
     with pytest.raises(ConfigError, match=r"(?s)sources \(x\)\.rules.*bad\.txt:1"):
         run(base.model_copy(update={"sources": [source]}))
+
+
+def test_failed_image_leaves_placeholder_and_is_retried(demo_site, mirror_config):
+    demo_site.set_status("/images/comet-over-hills.jpg", 404)
+    first = run(mirror_config)
+    assert first.failed == 0 and first.new >= 40  # an image never fails its article
+    page = page_for(mirror_config.output_dir, demo.LAZY_SLUG)
+    assert f"[{mirror_config.labels.image_unavailable}" in page.read_text("utf-8")
+    assert any(f.url.endswith("comet-over-hills.jpg") and f.stage == "image"
+               for f in Store(mirror_config.state_path).recent_failures(50))
+    demo_site.set_status("/images/comet-over-hills.jpg", None)
+    second = run(mirror_config)
+    text = page.read_text("utf-8")
+    assert mirror_config.labels.image_unavailable not in text and "../../assets/" in text
+    assert second.publish.commit is not None
+
+
+def test_images_are_deduplicated_and_small(mirror_config):
+    run(mirror_config)
+    assets = list((mirror_config.output_dir / "assets").rglob("*.webp"))
+    assert assets and all(a.stat().st_size <= mirror_config.images.max_bytes for a in assets)
+    pages = "\n".join(p.read_text("utf-8") for p in mirror_config.output_dir.glob("pages/*/*.md"))
+    referenced = set(re.findall(r"assets/[0-9a-f]{2}/[0-9a-f]+\.webp", pages))
+    assert referenced == {str(a.relative_to(mirror_config.output_dir)) for a in assets}

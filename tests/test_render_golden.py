@@ -55,14 +55,15 @@ ARTICLE = Article(
     body_html=(
         '<p>Rain is expected <strong>all week</strong>, see <a href="https://news.example.org/a/story-3.html">the '
         'forecast</a> and <a href="https://other.example.net/x">elsewhere</a>.</p>'
-        '<figure><img src="https://img.example.org/rain.jpg" alt="Umbrellas"><figcaption>Umbrellas on the '
-        'bridge</figcaption></figure><h2>细节</h2><ul><li>周一：小雨</li><li>Tuesday: showers</li></ul>'
+        '<figure><img src="assets/5e/5e3a1b2c4d5f6a7b.webp" alt="Umbrellas"><figcaption>Umbrellas on the '
+        'bridge</figcaption></figure><p><img src="https://img.example.org/failed.jpg" alt="A chart"></p><h2>细节</h2><ul><li>周一：小雨</li><li>Tuesday: showers</li></ul>'
         '<blockquote><p>Bring a coat.</p></blockquote>'
     ),
     published="2026-03-07T08:00:00Z",
     author="A. Writer",
-    lead_image=ImageRef("https://img.example.org/lead.jpg", "Clouds", "Clouds over the harbour"),
-    images=(ImageRef("https://img.example.org/rain.jpg", "Umbrellas", "Umbrellas on the bridge"),),
+    lead_image=ImageRef("assets/0c/0c1d2e3f4a5b6c7d.webp", "Clouds", "Clouds over the harbour"),
+    images=(ImageRef("assets/5e/5e3a1b2c4d5f6a7b.webp", "Umbrellas", "Umbrellas on the bridge"),
+            ImageRef("https://img.example.org/failed.jpg", "A chart", "")),
 )
 
 
@@ -123,6 +124,17 @@ def test_raw_html_stays_inside_git_host_allow_lists():
     assert parser.tags, "the counter pixel is raw HTML"
     for tag, attrs in parser.tags:
         assert tag in ALLOWED_HTML and attrs <= ALLOWED_HTML[tag], (tag, attrs)
+
+
+def test_remote_images_are_never_hot_linked_when_localising():
+    page = render.render_article(CONFIG, state(7), ARTICLE, {})[0].content.decode("utf-8")
+    assert "img.example.org" not in page and "*[Image not available: A chart]*" in page
+    assert "![Umbrellas](../../assets/5e/5e3a1b2c4d5f6a7b.webp)" in page
+    config = CONFIG.model_copy(update={"images": CONFIG.images.model_copy(update={
+        "localise": False, "asset_base_urls": ["https://cdn.example.net/m/"]})})
+    page = render.render_article(config, state(7), ARTICLE, {})[0].content.decode("utf-8")
+    assert "![A chart](https://img.example.org/failed.jpg)" in page
+    assert "![Clouds](https://cdn.example.net/m/assets/0c/0c1d2e3f4a5b6c7d.webp)" in page
 
 
 def test_link_variation_appends_page_id():
