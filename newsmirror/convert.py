@@ -6,12 +6,12 @@ Converters are cached per profile (building one loads its dictionaries, ~ms; con
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 import opencc
-from lxml import html as lxml_html
 
 from newsmirror.config import Config
 from newsmirror.records import NewsmirrorError, Stage
@@ -26,7 +26,9 @@ EDITIONS: dict[str, tuple[str, str]] = {
     "hk2s": ("zh-hans", "zh-Hans"), "hk2sp": ("zh-hans", "zh-Hans"),
     "t2jp": ("ja", "ja"),
 }
-_TEXT_ATTRIBUTES = ("alt", "title", "aria-label")
+_TOKENS = re.compile(r"""(<!--.*?-->|<[A-Za-z/!](?:[^>"']|"[^"]*"|'[^']*')*>)""", re.DOTALL)
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)")
+_ATTRIBUTE = re.compile(r"""(\s(?:alt|title|aria-label)=")([^"]*)(")""", re.IGNORECASE)
 _SKIP = {"script", "style", "code", "pre"}
 
 
@@ -64,24 +66,30 @@ def text_converter(profile: str) -> Callable[[str], str]:
 
 
 def convert_html(fragment: str, profile: str) -> str:
-    """Convert the text nodes of an HTML fragment (and alt/title attributes); hrefs and srcs stay as they are."""
+    """Convert the text of serialized HTML (text between tags, and alt/title/aria-label values); every other byte,
+    URLs included, stays as it is. Text inside <code>, <pre>, <script> and <style> is left alone (neutralised
+    links are shown as code)."""
     if not profile or not fragment.strip():
         return fragment
     conv = text_converter(profile)
-    root = lxml_html.fragment_fromstring(fragment, create_parent="div")
-    for element in root.iter():
-        if not isinstance(element.tag, str):  # comments, processing instructions
-            element.tail = conv(element.tail or "") or None
+    out = []
+    skipping: list[str] = []
+    for piece in _TOKENS.split(fragment):
+        if not piece:
             continue
-        if element.tag not in _SKIP and element.text:
-            element.text = conv(element.text)
-        if element is not root and element.tail:
-            element.tail = conv(element.tail)
-        for name in _TEXT_ATTRIBUTES:
-            value = element.get(name)
-            if value:
-                element.set(name, conv(value))
-    return (root.text or "") + "".join(lxml_html.tostring(child, encoding="unicode") for child in root)
+        tag = _TAG.match(piece)
+        if tag is None:
+            out.append(piece if skipping else conv(piece))
+            continue
+        closing, name = tag.group(1), tag.group(2).lower()
+        if name in _SKIP:
+            if closing:
+                if skipping and skipping[-1] == name:
+                    skipping.pop()
+            elif not piece.endswith("/>"):
+                skipping.append(name)
+        out.append(_ATTRIBUTE.sub(lambda m: m.group(1) + conv(m.group(2)) + m.group(3), piece))
+    return "".join(out)
 
 
 def edition_dir(profile: str) -> str:
@@ -92,6 +100,12 @@ def edition_dir(profile: str) -> str:
 
 def edition_language(profile: str, fallback: str = "zh") -> str:
     return EDITIONS.get(_stem(profile), ("", fallback))[1] or fallback
+
+
+def source_language(profile: str) -> str:
+    """The language a profile converts from: "s2t" -> "zh-Hans", "tw2s" -> "zh-Hant-TW"."""
+    source = _stem(profile).split("2", 1)[0]
+    return {"s": "zh-Hans", "t": "zh-Hant", "tw": "zh-Hant-TW", "hk": "zh-Hant-HK", "jp": "ja"}.get(source, "zh")
 
 
 def mirror_profile(config: Config) -> str:
@@ -105,14 +119,15 @@ def mirror_profile(config: Config) -> str:
 def article_profile(config: Config, url: str, channels: tuple[str, ...] | list[str]) -> str:
     """The profile for one article in the converted edition: its source's `convert` override, else the mirror's.
 
-    Articles do not record their source, so the source is the one feeding the article's primary channel first (then
-    its other channels), preferring a source on the article's host; "" means "shown unconverted"."""
+    Articles do not record their source, so the source is taken to be one on the article's host that feeds one of
+    its channels (else any source feeding them), primary channel first; "" means "shown unconverted"."""
     candidates = []
     for rank, channel in enumerate(channels):
         for order, source in enumerate(config.sources):
-            if source.channel == channel and source.convert is not None:
+            if source.channel == channel:
                 same_host = _host(url) in {_host(u) for u in [source.url or "", *source.urls]}
-                candidates.append((rank, not same_host, order, source.convert))
+                profile = config.editions.convert if source.convert is None else source.convert
+                candidates.append((not same_host, rank, order, profile))
     if candidates:
         return min(candidates)[3]
     return config.editions.convert

@@ -102,6 +102,8 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
                 changed.add(article_id)
             files = [f for o in outcomes for f in o.assets] + [f for r in retried for f in r[2]]
             files += steps.render_changed(config, store, changed, now, full=request.rebuild)
+            reporter.stage("render", len(files))
+            reporter.advance("render", len(files))
             reporter.stage("publish", 1)
             summary.publish = publish(config.output_dir, files, commit_message(summary, now), config.mirror.commit_author)
             reporter.advance("publish")
