@@ -161,6 +161,19 @@ def extract(files: tuple[Path, ...], base_url: str | None, jsonl: bool) -> None:
 
 
 @main.command()
+@config_option
+@click.option("--port", default=8000, show_default=True, help="Port on 127.0.0.1.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+def serve(config_path: Path | None, port: int, host: str) -> None:
+    """Preview the HTML edition locally (no access log, no client addresses kept)."""
+    from newsmirror.serve import serve as serve_site
+
+    config = _load(config_path)
+    click.echo(f"serving {config.output_dir} at http://{host}:{port}/{config.editions.html_dir}/ (Ctrl-C stops)")
+    serve_site(config.output_dir, port, host=host, home=config.editions.html_dir)
+
+
+@main.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-mirror"),
               show_default=True, help="Where the demo mirror goes (a git repository).")
 @quiet_option

@@ -33,6 +33,8 @@ class Labels(_Strict):
     updated: str = "Updated"
     more: str = "More"
     image_unavailable: str = "Image not available"
+    search: str = "Search"
+    search_noscript: str = "Search needs JavaScript; every page is also listed in the channel indexes."
 
 
 class MenuLink(_Strict):

@@ -67,7 +67,7 @@ def run_once(config: Config, reporter: Reporter | None = None, request: RunReque
 
 async def _run(config: Config, store: Store, reporter: Reporter, request: RunRequest, now: datetime) -> RunSummary:
     stamp = now.isoformat()
-    extractor_options = steps.extract_options(config)  # a bad rules file is a config error, before any work
+    extractor_options = steps.extract_options(config)  # bad rules files or OpenCC profiles: config errors, first
     summary = RunSummary(output=str(config.output_dir))
     run_id = store.start_run(stamp)
 
@@ -105,14 +105,15 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
             reporter.stage("render", len(files))
             reporter.advance("render", len(files))
             reporter.stage("publish", 1)
-            summary.publish = publish(config.output_dir, files, commit_message(summary, now), config.mirror.commit_author)
+            summary.publish = publish(config.output_dir, files, commit_message(summary, now),
+                                      config.mirror.commit_author, after_write=lambda w: steps.update_search(config, w))
             reporter.advance("publish")
             store.finish_run(run_id, utcnow().isoformat(), summary.new, summary.updated, summary.unchanged,
                              summary.failed, summary.publish.commit)
-    except (PublishError, OSError) as exc:
-        error = exc if isinstance(exc, PublishError) else PublishError(str(config.output_dir), str(exc))
+    except (NewsmirrorError, OSError) as exc:
+        error = exc if isinstance(exc, NewsmirrorError) else PublishError(str(config.output_dir), str(exc))
         with store.transaction():
-            store.record_failure(run_id, error.resource, Stage.PUBLISH.value, error.reason, stamp)
+            store.record_failure(run_id, error.resource, error.stage.value, error.reason, stamp)
         raise error from exc
     return summary
 

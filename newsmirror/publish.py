@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from newsmirror.records import NewsmirrorError, PublishResult, RenderedFile, Stage
@@ -84,9 +84,14 @@ class GitRepo:
         return self.git("rev-parse", "HEAD").stdout.strip()
 
 
-def publish(root: Path, files: Iterable[RenderedFile], message: str, author: str) -> PublishResult:
+def publish(root: Path, files: Iterable[RenderedFile], message: str, author: str,
+            after_write: Callable[[list[str]], None] | None = None) -> PublishResult:
+    """Write what changed, let `after_write` derive more files from the written tree (the search index),
+    then commit everything in one commit."""
     repo = GitRepo(root, author)
     repo.ensure()
     written = write_files(root, files)
+    if after_write is not None:
+        after_write(written)
     commit = repo.commit_all(message)
     return PublishResult(written=tuple(written), commit=commit)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from newsmirror import render
+from newsmirror import convert, render, render_html
 from newsmirror.assets import ImageFailure, ImageLocaliser
 from newsmirror.browser import render_page_async
 from newsmirror.config import Config, ConfigError, Source
@@ -27,6 +27,7 @@ from newsmirror.progress import Reporter
 from newsmirror.records import (Article, Candidate, ExtractError, FetchedPage, FetchError, FetchTask, ItemResult,
                                 NewsmirrorError, RenderedFile, RunSummary, Stage)
 from newsmirror.resolve import ResolvingTransport
+from newsmirror.search import build_search
 from newsmirror.siterules import SiteRules, SiteRulesError
 from newsmirror.store import ArticleState, Store
 from newsmirror.transform import content_hash
@@ -122,9 +123,21 @@ def extract_options(config: Config) -> dict[str, ExtractOptions]:
                 options[source.name] = ExtractOptions(rules=SiteRules.from_file(config.base_dir / source.rules))
             except SiteRulesError as exc:
                 problems.append(f"key 'sources ({source.name}).rules': {exc}")
+    problems += convert.validate(config)
     if problems:
         raise ConfigError(config.path or "<config>", problems)
     return options
+
+
+def update_search(config: Config, written: list[str]) -> None:
+    """Rebuild the HTML edition's Pagefind index when one of its pages was written (its output is
+    byte-stable, so an unchanged site commits nothing)."""
+    editions = config.editions
+    site = editions.html_dir.strip("/") + "/"
+    site_dir = config.output_dir / editions.html_dir
+    if editions.html and editions.search and (
+            any(p.startswith(site) and p.endswith(".html") for p in written) or not (site_dir / "pagefind").exists()):
+        build_search(site_dir, config)
 
 
 def _extract(body: bytes, url: str, charset: str | None, options: ExtractOptions) -> Article | ExtractError:
@@ -285,22 +298,35 @@ def apply_outcomes(store: Store, outcomes: list[Outcome], decided: Plan, now: da
 
 def render_changed(config: Config, store: Store, changed: set[str], now: datetime,
                    full: bool = False) -> list[RenderedFile]:
-    """Pages of changed (or missing) articles, every index, the home page and the hot list."""
+    """Both editions: pages of changed (or missing) articles, every index, the home page, the hot list
+    (and for the HTML edition its feeds and search page). Unchanged files are skipped when written."""
     channels = {name: store.published_articles(name) for name in _all_channels(config, store)}
     channels = {name: states for name, states in channels.items() if states or name in config.channel_names()}
     pages_by_url = {url: render.page_path(channel, article_id) for url, (article_id, channel) in store.url_map().items()}
+    hot = hot_list(config, store, now)
     root = config.output_dir
-    files: list[RenderedFile] = []
+    editions = config.editions
+
+    def stale(state: ArticleState) -> bool:
+        paths = [render.page_path(state.channel, state.id)] if editions.markdown else []
+        paths += render_html.page_paths(config, state) if editions.html else []
+        return full or state.id in changed or not all((root / p).exists() for p in paths)
+
+    articles = []
     for state in store.published_articles():
-        path = render.page_path(state.channel, state.id)
-        if full or state.id in changed or not (root / path).exists():
-            article = store.article_record(state.id)
-            if article is not None:
-                files += render.render_article(config, state, article, pages_by_url)
-    for name, states in channels.items():
-        files += render.render_channel(config, name, states, list(channels))
-    files.append(render.render_home(config, channels))
-    files.append(render.render_hot(config, hot_list(config, store, now), list(channels)))
+        article = store.article_record(state.id) if stale(state) else None
+        if article is not None:
+            articles.append((state, article))
+    files: list[RenderedFile] = []
+    if editions.markdown:
+        for state, article in articles:
+            files += render.render_article(config, state, article, pages_by_url)
+        for name, states in channels.items():
+            files += render.render_channel(config, name, states, list(channels))
+        files.append(render.render_home(config, channels))
+        files.append(render.render_hot(config, hot, list(channels)))
+    if editions.html:
+        files += render_html.render_site(config, articles, channels, hot, pages_by_url, records=store.article_record)
     return files
 
 
@@ -312,10 +338,15 @@ def _all_channels(config: Config, store: Store) -> list[str]:
 def hot_list(config: Config, store: Store, now: datetime) -> list[ArticleState]:
     """The most viewed pages of the last `hot_days` days (views are keyed by page path)."""
     since = (now - timedelta(days=config.mirror.hot_days)).date().isoformat()
+    views: dict[str, int] = {}
+    for page, count in store.top_pages(since, config.mirror.hot_size * 10):
+        # one article has several pages (Markdown, HTML, converted edition): add their counts up per id
+        parts = page.split("?", 1)[0].removesuffix(".md").removesuffix(".html").split("/")
+        if len(parts) >= 3 and parts[-3] == "pages":
+            views[parts[-1]] = views.get(parts[-1], 0) + count
     ranked = []
-    for page, _count in store.top_pages(since, config.mirror.hot_size * 2):
-        parts = page.removesuffix(".md").removesuffix(".html").split("/")
-        state = store.article(parts[-1]) if len(parts) >= 3 else None
+    for article_id, _count in sorted(views.items(), key=lambda item: (-item[1], item[0])):
+        state = store.article(article_id)
         if state is not None and state.status == "ok":
             ranked.append(state)
     return ranked[: config.mirror.hot_size]
