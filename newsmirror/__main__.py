@@ -1,3 +1,4 @@
 from newsmirror.cli import main
 
-main()
+if __name__ == "__main__":  # worker processes may import this module; only the real entry point runs the CLI
+    main()

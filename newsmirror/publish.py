@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
@@ -16,10 +17,11 @@ class PublishError(NewsmirrorError):
         super().__init__(resource, Stage.PUBLISH, reason)
 
 
-def write_atomic(path: Path, content: bytes) -> None:
-    """Write via a temporary file in the same directory and rename, so readers never see a partial file."""
+def write_atomic(path: Path, content: bytes, scratch: Path | None = None) -> None:
+    """Write via a temporary file and rename, so readers never see a partial file. The temporary file goes in
+    `scratch` (same file system; the mirror's .git, so a kill never leaves one for git to commit) or beside `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=scratch or path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
@@ -35,6 +37,12 @@ def write_files(root: Path, files: Iterable[RenderedFile]) -> list[str]:
     """Write every file whose bytes differ from what is on disk; return the paths written."""
     written = []
     seen: set[str] = set()
+    scratch = root / ".git" / "newsmirror-tmp"
+    if (root / ".git").is_dir():
+        shutil.rmtree(scratch, ignore_errors=True)  # what a killed run left
+        scratch.mkdir()
+    else:
+        scratch = None
     for file in files:
         if file.path in seen:
             raise PublishError(file.path, "rendered twice in one run")
@@ -44,7 +52,7 @@ def write_files(root: Path, files: Iterable[RenderedFile]) -> list[str]:
             raise PublishError(file.path, "path escapes the mirror directory")
         if target.is_file() and target.read_bytes() == file.content:
             continue
-        write_atomic(target, file.content)
+        write_atomic(target, file.content, scratch)
         written.append(file.path)
     return written
 

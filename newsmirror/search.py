@@ -58,7 +58,11 @@ def index_language(root: Path, fallback: str) -> str:
 
 
 def build_search(site_dir: Path, config: Config) -> None:
-    """Build the search index of every edition under `site_dir` (the written HTML edition)."""
+    """Build the search index of every edition under `site_dir` (the written HTML edition).
+
+    Each index is built in a scratch directory on the same file system (inside the mirror's `.git`, which git
+    never commits) and then renamed into place, so a run killed mid-build never leaves a partial index behind:
+    either the old index is there, or none (which the next run rebuilds)."""
     site_dir = Path(site_dir)
     if not config.editions.search:
         return
@@ -66,12 +70,13 @@ def build_search(site_dir: Path, config: Config) -> None:
         if not root.is_dir():
             continue
         bundle = root / BUNDLE
-        shutil.rmtree(bundle, ignore_errors=True)
         if next(root.glob(PAGES_GLOB), None) is None:
+            shutil.rmtree(bundle, ignore_errors=True)
             continue  # no article yet: Pagefind refuses to build an empty index
+        scratch = _scratch_dir(config, root)
         language = index_language(root, config.mirror.language)
         command = [sys.executable, "-m", "pagefind", "--site", str(root), "--glob", PAGES_GLOB,
-                   "--output-subdir", BUNDLE, "--force-language", language, "--silent"]
+                   "--output-path", str(scratch), "--force-language", language, "--silent"]
         try:
             result = subprocess.run(command, capture_output=True, text=True, timeout=600)
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -80,4 +85,21 @@ def build_search(site_dir: Path, config: Config) -> None:
             detail = (result.stderr or result.stdout).strip().splitlines()
             raise SearchError(str(root), f"pagefind failed: {detail[-1] if detail else result.returncode}")
         for name in UNUSED:
-            (bundle / name).unlink(missing_ok=True)
+            (scratch / name).unlink(missing_ok=True)
+        shutil.rmtree(bundle, ignore_errors=True)
+        scratch.rename(bundle)
+
+
+def missing_index(site_dir: Path, config: Config) -> bool:
+    """True when an edition that has pages lacks its search index (first build, or a run killed mid-swap)."""
+    return any(root.is_dir() and next(root.glob(PAGES_GLOB), None) is not None and not (root / BUNDLE).is_dir()
+               for root in edition_roots(Path(site_dir), config))
+
+
+def _scratch_dir(config: Config, root: Path) -> Path:
+    git_dir = config.output_dir / ".git"
+    parent = git_dir / "newsmirror-search" if git_dir.is_dir() else root.parent
+    scratch = parent / f"{root.name}.{BUNDLE}.tmp"
+    shutil.rmtree(scratch, ignore_errors=True)  # left by a killed run
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    return scratch

@@ -27,7 +27,7 @@ from newsmirror.progress import Reporter
 from newsmirror.records import (Article, Candidate, ExtractError, FetchedPage, FetchError, FetchTask, ItemResult,
                                 NewsmirrorError, RenderedFile, RunSummary, Stage)
 from newsmirror.resolve import ResolvingTransport
-from newsmirror.search import build_search
+from newsmirror.search import build_search, missing_index
 from newsmirror.siterules import SiteRules, SiteRulesError
 from newsmirror.store import ArticleState, Store
 from newsmirror.transform import content_hash
@@ -136,7 +136,7 @@ def update_search(config: Config, written: list[str]) -> None:
     site = editions.html_dir.strip("/") + "/"
     site_dir = config.output_dir / editions.html_dir
     if editions.html and editions.search and (
-            any(p.startswith(site) and p.endswith(".html") for p in written) or not (site_dir / "pagefind").exists()):
+            any(p.startswith(site) and p.endswith(".html") for p in written) or missing_index(site_dir, config)):
         build_search(site_dir, config)
 
 
