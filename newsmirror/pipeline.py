@@ -19,10 +19,10 @@ from pathlib import Path
 from newsmirror import steps
 from newsmirror.assets import ImageLocaliser
 from newsmirror.config import Config
-from newsmirror.plan import PlanOptions, plan, retry_delay
+from newsmirror.plan import PlanOptions, plan
 from newsmirror.progress import Reporter
 from newsmirror.publish import PublishError, publish
-from newsmirror.records import Candidate, ItemResult, NewsmirrorError, RunSummary, Stage
+from newsmirror.records import Candidate, NewsmirrorError, RunSummary, Stage
 from newsmirror.store import Store
 from newsmirror.transform import content_hash
 
@@ -111,9 +111,12 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
             store.finish_run(run_id, utcnow().isoformat(), summary.new, summary.updated, summary.unchanged,
                              summary.failed, summary.publish.commit)
     except (NewsmirrorError, OSError) as exc:
+        # Nothing of this run's state was committed; keep a record of why, and let the user see it.
         error = exc if isinstance(exc, NewsmirrorError) else PublishError(str(config.output_dir), str(exc))
         with store.transaction():
             store.record_failure(run_id, error.resource, error.stage.value, error.reason, stamp)
+        if error is exc:
+            raise
         raise error from exc
     return summary
 
@@ -124,5 +127,3 @@ def commit_message(summary: RunSummary, now: datetime) -> str:
         f"({now.strftime('%Y-%m-%d %H:%M')} UTC)"
     )
 
-
-__all__ = ["RunRequest", "run_once", "retry_delay", "ItemResult"]
