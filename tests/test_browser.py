@@ -11,7 +11,12 @@ from newsmirror.browser import CHROMIUM, render_page, render_page_async
 from newsmirror.extract import extract_article
 from newsmirror.records import FetchError
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed")
+
+
+@pytest.fixture(autouse=True)
+def _chromium_present():
+    # Not a skip: a missing browser must fail loudly (CI installs Debian's chromium in .ci/run).
+    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: apt-get install chromium fonts-noto-cjk"
 
 PAGE = b"""<!doctype html><html><head><meta charset="utf-8"><title>Scripted story</title></head>
 <body><div id="app">Loading...</div><script>
