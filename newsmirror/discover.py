@@ -7,7 +7,9 @@ Feeds are parsed from bytes we fetched (never from a URL), listing pages with th
 from __future__ import annotations
 
 import calendar
+import json
 import time
+from datetime import datetime, timezone
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
@@ -36,6 +38,8 @@ def _http_url(url: str) -> bool:
 
 def parse_feed(body: bytes, source: Source, feed_url: str) -> list[Candidate]:
     """RSS 0.9x/1.0/2.0, Atom and JSON Feed entries, in feed order."""
+    if body.lstrip()[:1] == b"{":
+        return parse_json_feed(body, source, feed_url)
     parsed = feedparser.parse(body, response_headers={"content-location": feed_url})
     if not parsed.entries:
         cause = parsed.get("bozo_exception")
@@ -58,6 +62,46 @@ def parse_feed(body: bytes, source: Source, feed_url: str) -> list[Candidate]:
             published=published, updated=updated, source_version=version,
         ))
     return candidates
+
+
+def parse_json_feed(body: bytes, source: Source, feed_url: str) -> list[Candidate]:
+    """JSON Feed 1.0/1.1 (https://jsonfeed.org), which feedparser does not read."""
+    try:
+        data = json.loads(body)
+        items = data["items"]
+        if not isinstance(items, list):
+            raise TypeError("'items' is not a list")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DiscoverError(feed_url, f"not a JSON Feed ({exc})") from exc
+    candidates = []
+    for item in items[: source.max_items]:
+        if not isinstance(item, dict):
+            continue
+        link = urljoin(feed_url, str(item.get("url") or item.get("external_url") or "").strip())
+        if not link or not _http_url(link):
+            continue
+        published, updated = _iso(item.get("date_published")), _iso(item.get("date_modified"))
+        candidates.append(Candidate(
+            url=link, channel=source.channel, source=source.name, title=item.get("title") or None,
+            published=published or updated, updated=updated,
+            source_version=item.get("date_modified") or item.get("date_published") or None,
+        ))
+    if not candidates:
+        raise DiscoverError(feed_url, "feed has no entries")
+    return candidates
+
+
+def _iso(value: object) -> str | None:
+    """An RFC 3339 date as ISO 8601 UTC, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_listing(page_html: str, source: Source, page_url: str) -> list[Candidate]:

@@ -52,3 +52,15 @@ def test_news_sitemap_and_index():
 def test_url_list():
     found = parse_url_list(Source(name="p", kind="urls", channel="picks", urls=["https://n.example/x", "ftp://no"]))
     assert [c.url for c in found] == ["https://n.example/x"]
+
+
+def test_json_feed():
+    body = b"""{"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": [
+      {"id": "1", "url": "/a/one.html", "title": "One", "date_published": "2026-03-02T08:00:00+08:00"},
+      {"id": "2", "external_url": "https://n.example/a/two.html", "date_modified": "2026-03-03T00:00:00Z"},
+      {"id": "3", "content_text": "no link"}]}"""
+    found = parse_feed(body, source(), "https://n.example/feed.json")
+    assert [(c.url, c.published) for c in found] == [("https://n.example/a/one.html", "2026-03-02T00:00:00Z"),
+                                                      ("https://n.example/a/two.html", "2026-03-03T00:00:00Z")]
+    with pytest.raises(DiscoverError, match="not a JSON Feed"):
+        parse_feed(b'{"items": 3}', source(), "https://n.example/feed.json")
