@@ -77,7 +77,8 @@ def parse_json_feed(body: bytes, source: Source, feed_url: str) -> list[Candidat
     for item in items[: source.max_items]:
         if not isinstance(item, dict):
             continue
-        link = urljoin(feed_url, str(item.get("url") or item.get("external_url") or "").strip())
+        raw = str(item.get("url") or item.get("external_url") or "").strip()
+        link = urljoin(feed_url, raw) if raw else ""
         if not link or not _http_url(link):
             continue
         published, updated = _iso(item.get("date_published")), _iso(item.get("date_modified"))
