@@ -50,7 +50,7 @@ def parse_feed(body: bytes, source: Source, feed_url: str) -> list[Candidate]:
         link = entry.get("link") or ""
         if not link and isinstance(entry.get("id"), str) and _http_url(entry["id"]):
             link = entry["id"]
-        link = urljoin(feed_url, link.strip())
+        link = urljoin(feed_url, link.strip()) if link.strip() else ""
         if not link or not _http_url(link):
             continue
         # dict.get: feedparser's own lookup silently maps a missing "updated" to "published" (with a warning)

@@ -7,6 +7,7 @@ RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
 <item><title>One</title><link>/a/one.html</link><guid>1</guid><pubDate>Mon, 02 Mar 2026 08:00:00 +0800</pubDate></item>
 <item><title>Two</title><link>https://n.example/a/two.html</link></item>
 <item><title>Bad</title><link>javascript:alert(1)</link></item>
+<item><title>No link at all</title><description>x</description></item>
 </channel></rss>"""
 
 
