@@ -45,6 +45,13 @@ hot_empty = "暂无阅读数据：读者打开页面后，这里会自动出现�
 updated = "更新于"
 more = "更多"
 
+# Which editions to write: Markdown pages for git hosts, and a static HTML site in site/ with search and feeds.
+# `convert` adds a second HTML edition converted by OpenCC (s2t: Simplified -> Traditional) under site/zh-hant/.
+[editions]
+markdown = true
+html = true
+convert = "s2t"
+
 # Extra links in the mirror's menu.
 [[menu]]
 label = "About this mirror"
