@@ -27,4 +27,8 @@ def status_lines(config: Config, failure_limit: int = 10) -> list[str]:
         failures = store.recent_failures(failure_limit)
         lines += ["", "recent failures:" if failures else "recent failures: none"]
         lines += [f"  {f.at}  {f.url}  [{f.stage}]  {f.reason}" for f in failures]
+        images = store.failed_images(failure_limit)
+        if images:
+            lines += ["", "images waiting for a retry (placeholders shown meanwhile):"]
+            lines += [f"  {row['src']}  ({row['attempts']} attempt(s))  {row['last_error']}" for row in images]
     return lines
