@@ -233,6 +233,11 @@ def test_failed_image_leaves_placeholder_and_is_retried(demo_site, mirror_config
     assert f"[{mirror_config.labels.image_unavailable}" in page.read_text("utf-8")
     assert any(f.url.endswith("comet-over-hills.jpg") and f.stage == "image"
                for f in Store(mirror_config.state_path).recent_failures(50))
+    from newsmirror.status import status_lines
+
+    waiting = status_lines(mirror_config)
+    assert any("comet-over-hills.jpg" in line and "404" in line for line in waiting[waiting.index(
+        "images waiting for a retry (placeholders shown meanwhile):"):])
     demo_site.set_status("/images/comet-over-hills.jpg", None)
     second = run(mirror_config)
     text = page.read_text("utf-8")
