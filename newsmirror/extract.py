@@ -1,8 +1,10 @@
 """The extract stage: page bytes -> Article (title, running text, clean body HTML, images, dates, author).
 
     decode -> parse (bounded) -> [site rules: strips; title/date/author/body] -> metadata (raw page)
-           -> prepare (hidden blocks, layout tables, split bodies, lazy images, captions)
-           -> main content (trafilatura) -> body HTML -> filters (headline, dek, captions, teasers, tail)
+           -> prepare (hidden blocks, embedded posts, hover cards, layout tables, split bodies, lazy images,
+              captions)
+           -> main content (trafilatura) -> body HTML -> filters (headline, dek, captions, teasers, tail,
+              reprint notices) -> images (+ the lead figure shown above the body)
            -> running text
 
 `extract_file` is the same path for a file on disk (plain or .gz), as used by `newsmirror extract --jsonl`.
@@ -23,6 +25,7 @@ from newsmirror.extract_filters import (
     cut_at_related_heading,
     drop_own_url,
     drop_standfirst,
+    drop_leading_notices,
     drop_teasers,
     drop_trailing_boilerplate,
     move_captions,
@@ -124,6 +127,7 @@ def extract_article(
         move_captions(body)
         drop_teasers(body)
         drop_trailing_boilerplate(body)
+        drop_leading_notices(body)
     running = body_to_text(body)
     if len(running) < options.min_text_chars:
         raise ExtractError(url, f"no article text found (only {len(running)} characters)")
@@ -132,6 +136,7 @@ def extract_article(
         lead = next((i for i in images if i.src == meta.lead_image), None) or ImageRef(
             meta.lead_image, page.alts.get(meta.lead_image, ""), page.captions.get(meta.lead_image, "")
         )
+        images = _with_lead(images, lead, list(page.alts))
     elif images:
         lead = images[0]
     return Article(
@@ -146,6 +151,17 @@ def extract_article(
         images=tuple(images),
         language=meta.language,
     )
+
+
+def _with_lead(images: list[ImageRef], lead: ImageRef, page_order: list[str]) -> list[ImageRef]:
+    """The body's images plus the lead image when it is shown on the page outside the body (a lead figure
+    above the text), in document order; an og:image the page never shows is not added."""
+    if lead.src not in page_order or any(i.src == lead.src for i in images):
+        return images
+    position = {src: index for index, src in enumerate(page_order)}
+    at = position[lead.src]
+    index = next((n for n, i in enumerate(images) if position.get(i.src, len(position)) > at), len(images))
+    return [*images[:index], lead, *images[index:]]
 
 
 def read_page_file(path: str | Path) -> bytes:

@@ -7,6 +7,8 @@ reach it); paragraphs are separated by blank lines, list items and table rows by
 
 from __future__ import annotations
 
+from html import escape
+
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
@@ -143,9 +145,17 @@ def xml_to_body(
 
 
 def body_to_html(body) -> str:
-    """Serialize the body's children (no wrapper) as HTML."""
-    parts = [lxml_html.tostring(child, encoding="unicode", method="html", with_tail=False) for child in body]
-    return "\n".join(parts)
+    """Serialize the body's children (no wrapper) as HTML; loose text between them becomes paragraphs."""
+    parts = [_loose(body.text)]
+    for child in body:
+        parts.append(lxml_html.tostring(child, encoding="unicode", method="html", with_tail=False))
+        parts.append(_loose(child.tail))
+    return "\n".join(p for p in parts if p)
+
+
+def _loose(text: str | None) -> str:
+    text = " ".join((text or "").split())
+    return f"<p>{escape(text)}</p>" if text else ""
 
 
 def _inline_text(el) -> str:

@@ -1,6 +1,7 @@
 """Parse a decoded page into an lxml tree with bounds, and prepare it for extraction.
 
-Preparation (in place): hidden blocks dropped, layout tables unwrapped, split article bodies joined, scripts/nav
+Preparation (in place): hidden blocks dropped, embedded posts (tweets, ...) freed from their widgets, hover cards
+inside paragraphs dropped, layout tables unwrapped, split article bodies joined, scripts/nav
 removed, lazy images promoted to absolute sources (respecting <base href>), junk images dropped, captions taken
 out of the flow (kept per image source).
 """
@@ -75,7 +76,7 @@ def is_layout_table(table) -> bool:
     if (table.get("role") or "").lower() in ("presentation", "none") or table.find(".//table") is not None:
         return True
     for cell in table.iter("td", "th"):
-        if any(cell.iterfind(f".//{tag}") for tag in _LAYOUT_CELL_BLOCKS):
+        if any(cell.find(f".//{tag}") is not None for tag in _LAYOUT_CELL_BLOCKS):
             return True
         if len(cell.text_content()) > 600:
             return True
@@ -86,9 +87,11 @@ def unwrap_layout_tables(root) -> None:
     """Turn layout tables into plain divs, so the extractor judges each cell as its own block."""
     for table in list(root.iter("table")):
         if table.getparent() is not None and is_layout_table(table):
-            for el in table.iter("table", "tbody", "thead", "tfoot", "tr", "td", "th"):
-                el.tag = "div"
-                el.attrib.pop("colspan", None)
+            for el in list(table.iter("tbody", "thead", "tfoot", "tr", "td", "th")):
+                if next(el.iterancestors("table")) is table:  # not the parts of a nested (data) table
+                    el.tag = "div"
+                    el.attrib.pop("colspan", None)
+            table.tag = "div"
 
 
 _HIDDEN_XPATH = (
@@ -169,10 +172,54 @@ def remove_widgets(root) -> None:
             _remove(el)
 
 
+_EMBEDDED_POST = re.compile(r"\b(?:twitter-tweet|twitter-video|instagram-media|tiktok-embed|reddit-card)\b")
+EMBED_WRAPPER_SLACK = 200  # a post's wrapper may add this much text ("View on Twitter", ...)
+
+
+def unwrap_embedded_posts(root) -> None:
+    """Embedded posts (tweets, Instagram, TikTok) quote the story's sources: replace each post and the widget
+    wrapping it by a plain <blockquote>, so neither widget removal nor the extractor drops it."""
+    for quote in list(root.iter("blockquote")):
+        if not _EMBEDDED_POST.search(quote.get("class") or ""):
+            continue
+        size, blocks = len(quote.text_content()), _count_blocks(quote)
+        node = quote
+        for parent in quote.iterancestors():
+            if parent.tag not in ("div", "figure", "aside", "section", "span") or (
+                len(parent.text_content()) > size + EMBED_WRAPPER_SLACK or _count_blocks(parent) > blocks
+            ):
+                break
+            node = parent
+        quote.attrib.clear()
+        if node is not quote:
+            quote.tail = node.tail
+            node.getparent().replace(node, quote)
+
+
+def remove_hover_cards(root) -> None:
+    """Pop-up cards inside running text (a person's photo and latest headlines shown on hovering a name): an
+    inline span in a paragraph holding a picture and several links. Dropped, else their text splits the
+    sentence; the largest span holding only the card goes (not the one that also holds the hovered name)."""
+    for span in root.xpath("//p//span[.//img][count(.//a) >= 2][not(.//span[.//img][count(.//a) >= 2])]"):
+        card, text = span, span.text_content().strip()
+        for parent in span.iterancestors():
+            if parent.tag != "span" or parent.text_content().strip() != text:
+                break
+            card = parent
+        if card.getparent() is not None:
+            _remove(card)
+
+
+def _count_blocks(el) -> int:
+    return sum(1 for _ in el.iter("p", "img", "h2", "h3", "h4", "table", "ul", "ol"))
+
+
 def prepare(root, url: str) -> PreparedPage:
     """Prepare a parsed page for extraction (in place) and collect image captions."""
     base = base_url_of(root, url)
     remove_hidden(root)
+    unwrap_embedded_posts(root)
+    remove_hover_cards(root)
     unwrap_layout_tables(root)
     merge_split_bodies(root)
     remove_widgets(root)

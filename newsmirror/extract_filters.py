@@ -3,7 +3,7 @@
 - teasers: runs of link-dominated blocks ("related", "more stories", "Also on ...") and teaser lists
 - captions and photo credits that arrive as paragraphs next to or instead of a figure
 - the standfirst (dek) that repeats the page description above the running text
-- trailing boilerplate: newsletter, share, copyright, "write to the author" lines
+- trailing boilerplate: newsletter, share, "write to the author" lines, reprint notices, dangling headings
 Each takes the body <div> and edits it in place.
 """
 
@@ -35,6 +35,10 @@ _BOILERPLATE_LINE = re.compile(
     r"^tags?\s*:?|^filed under",
     re.IGNORECASE,
 )
+_NOTICE = re.compile(  # reprint/licensing notices, which may be long (a plain copyright line stays)
+    r"non-?commercial use|personal use only|\breprints?\b|print (?:this )?article", re.IGNORECASE
+)
+NOTICE_MAX_CHARS = 600
 _BLOCKS = ("p", "h2", "h3", "h4", "ul", "ol", "blockquote", "table", "pre", "figure")
 
 
@@ -56,15 +60,17 @@ def _link_text(el) -> int:
     return sum(len(" ".join("".join(a.itertext()).split())) for a in el.iter("a"))
 
 
-def _is_teaser(el) -> bool:
-    """A block that is mostly a link, or an item with a picture and a headline link."""
+def _is_teaser(el, item: bool = False) -> bool:
+    """A block that is mostly a link, or an item with a picture and a headline link (in a list, the link may
+    be followed by a longer summary)."""
     text = _text(el)
     if not text:
         return False
     links = _link_text(el)
     if links >= 0.8 * len(text):
         return True
-    return el.find(".//figure") is not None and links >= 0.3 * len(text) and len(text) < 300
+    share = 0.15 if item else 0.3
+    return el.find(".//figure") is not None and links >= share * len(text) and len(text) < 300
 
 
 def _is_link_headline(el, text: str) -> bool:
@@ -80,7 +86,7 @@ def drop_teasers(body) -> None:
         text = _text(child)
         if child.tag in ("ul", "ol"):
             items = [li for li in child if li.tag == "li"]
-            if len(items) >= 2 and sum(map(_is_teaser, items)) >= 0.8 * len(items) and _link_text(child) > 0:
+            if len(items) >= 2 and sum(_is_teaser(li, item=True) for li in items) >= 0.8 * len(items) and _link_text(child) > 0:
                 body.remove(child)
         elif _TEASER_START.match(text) and _is_teaser(child):
             body.remove(child)
@@ -141,22 +147,39 @@ _RELATED_HEADING = re.compile(
 
 def cut_at_related_heading(body, min_share: float = 0.4) -> None:
     """Remove a "Related stories" / "You may also like" heading and everything after it, when it comes after
-    the first part of the text (a heading like that never introduces more of the article)."""
+    the first part of the text (a heading like that never introduces more of the article), or earlier when
+    only picture cards follow it."""
     total = len(_text(body))
     seen = 0
     children = list(body)
     for index, el in enumerate(children):
         text = _text(el)
-        if seen >= min_share * total and len(text) < 60 and _RELATED_HEADING.match(text):
+        if len(text) < 60 and _RELATED_HEADING.match(text) and (
+            seen >= min_share * total or (seen >= EARLY_CUT_MIN_CHARS and _all_cards(children[index + 1 :]))
+        ):
             for doomed in children[index:]:
                 body.remove(doomed)
             return
         seen += len(text)
 
 
+EARLY_CUT_MIN_CHARS = 500
+
+
+def _all_cards(blocks: list) -> bool:
+    """Blocks that are all picture + text cards (each text block right after its own figure)."""
+    texts = [i for i, el in enumerate(blocks) if el.tag != "figure"]
+    return len(texts) >= 2 and all(i > 0 and blocks[i - 1].tag == "figure" for i in texts)
+
+
 def drop_own_url(body, url: str) -> None:
     """Remove a line that is just the page's own address (print/share widgets leave it behind)."""
     wanted = url.split("#")[0].rstrip("/")
+    if (body.text or "").strip().rstrip("/") == wanted:  # loose text between blocks
+        body.text = None
+    for el in body:
+        if (el.tail or "").strip().rstrip("/") == wanted:
+            el.tail = None
     for el in list(body):
         if _text(el).rstrip("/") == wanted:
             body.remove(el)
@@ -175,8 +198,21 @@ def drop_standfirst(body, description: str) -> None:
         break
 
 
+def _is_notice(text: str) -> bool:
+    return len(text) < NOTICE_MAX_CHARS and bool(_NOTICE.search(text))
+
+
+def drop_leading_notices(body, lookahead: int = 3) -> None:
+    """Remove reprint/licensing notices and print/reprint tool lines above the running text."""
+    for el in [c for c in body if c.tag != "figure"][:lookahead]:
+        if not _is_notice(_text(el)):
+            return
+        body.remove(el)
+
+
 def drop_trailing_boilerplate(body, lookback: int = 8) -> None:
-    """Strip short boilerplate lines (newsletter, share, copyright, contact) from the end of the body."""
+    """Strip boilerplate from the end of the body: short lines (newsletter, share, copyright, contact),
+    reprint/licensing notices, and headings with nothing after them."""
     while len(body):
         tail = [c for c in list(body)[-lookback:]]
         removed = False
@@ -184,7 +220,10 @@ def drop_trailing_boilerplate(body, lookback: int = 8) -> None:
             if el.tag == "figure":
                 continue
             text = _text(el)
-            if len(text) < 250 and _BOILERPLATE_LINE.search(text):
+            last = all(c.tag == "figure" for c in el.itersiblings())
+            if (len(text) < 250 and _BOILERPLATE_LINE.search(text)) or _is_notice(text) or (
+                last and el.tag in ("h2", "h3", "h4")
+            ):
                 body.remove(el)
                 removed = True
                 break

@@ -29,6 +29,7 @@ _PLACEHOLDER = re.compile(
 )
 _TRACKER = re.compile(r"pixel|beacon|/track|tracking|analytics|doubleclick|/b\?|/p\?|scorecardresearch", re.I)
 _ICON = re.compile(r"\bicon|emoji|smiley|sprite|favicon|\.ico(\?|$)|avatar|gravatar", re.IGNORECASE)
+FIGCAPTION_MAX_CHARS = 2000  # a <figcaption> is a caption even when long (galleries, infographics)
 _DIMENSION = re.compile(r"^\s*(\d+)")
 CAPTION_CLASS = re.compile(r"caption|credit|wp-caption-text|photo-?desc|img-?desc|image-?desc", re.IGNORECASE)
 
@@ -182,7 +183,7 @@ def find_captions(root) -> list[tuple[object, str, list]]:
         if any(id(a) in claimed for a in holder.iterancestors()) or holder.find(".//img") is not None:
             continue
         text = _text(holder)
-        if not text or len(text) > 500:
+        if not text or len(text) > (FIGCAPTION_MAX_CHARS if holder.tag == "figcaption" else 500):
             continue
         if holder.tag != "figcaption" and not CAPTION_CLASS.search(holder.get("class") or ""):
             continue

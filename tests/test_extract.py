@@ -64,11 +64,14 @@ def test_body_html_structure_images_and_links(seals):
 
 
 def test_images_and_lead_image(seals):
+    # the lead figure sits above the extracted body: first in `images` (document order), not in the body or text
     assert [(i.src, i.alt, i.caption) for i in seals.images] == [
-        ("https://cdn.example.com/img/seal-pup.jpg", "A seal pup", "A pup born this spring. Photograph: Maria Garcia")
+        ("https://news.example.com/media/seals-lead.jpg", "Seals resting on a sandbank",
+         "Seals resting on a sandbank at low tide. Photo: John Smith/Agency"),
+        ("https://cdn.example.com/img/seal-pup.jpg", "A seal pup", "A pup born this spring. Photograph: Maria Garcia"),
     ]
-    assert seals.lead_image.src == "https://news.example.com/media/seals-lead.jpg"
-    assert seals.lead_image.caption.startswith("Seals resting on a sandbank at low tide.")
+    assert seals.lead_image == seals.images[0]
+    assert "seals-lead.jpg" not in seals.body_html and "Seals resting" not in seals.text and "John Smith" not in seals.text
 
 
 ZH_FIRST = "记者从水利部获悉"
@@ -116,7 +119,8 @@ def test_extract_file_plain_and_gzip(tmp_path):
         assert record["url"] == URL and record["file"] == str(path)
         assert record["title"] == "Harbour seals return to the estuary"
         assert record["text"].startswith("For the first time")
-        assert record["images"][0] == {
+        assert record["images"][0]["src"] == record["lead_image"]["src"]
+        assert record["images"][1] == {
             "src": "https://cdn.example.com/img/seal-pup.jpg",
             "alt": "A seal pup",
             "caption": "A pup born this spring. Photograph: Maria Garcia",
