@@ -16,6 +16,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from newsmirror.extract_images import find_captions, prepare_images
+from newsmirror.htmltree import remove_keeping_tail
 
 MAX_CHARS = 8_000_000  # refuse decoded pages larger than this (a news article is < 1 MB of HTML)
 # Nesting depth needs no check of ours: libxml2 stops parsing at depth 256, so every tree here is shallower.
@@ -111,7 +112,7 @@ def remove_hidden(root) -> None:
     total = len(root.text_content())
     for el in hidden:
         if el.getparent() is not None and len(el.text_content()) < total * 0.4:
-            _remove(el)
+            remove_keeping_tail(el)
 
 
 def _paragraph_text(el) -> int:
@@ -136,7 +137,7 @@ def merge_split_bodies(root) -> None:
         for other in parts[1:]:
             for child in list(other):
                 first.append(child)
-            _remove(other)
+            remove_keeping_tail(other)
 
 
 def _is_inside(el, ancestor) -> bool:
@@ -169,7 +170,7 @@ def remove_widgets(root) -> None:
         if total is None:
             total = len(root.text_content())
         if size < WIDGET_MAX_CHARS and size < 0.3 * total:
-            _remove(el)
+            remove_keeping_tail(el)
 
 
 _EMBEDDED_POST = re.compile(r"\b(?:twitter-tweet|twitter-video|instagram-media|tiktok-embed|reddit-card)\b")
@@ -207,7 +208,7 @@ def remove_hover_cards(root) -> None:
                 break
             card = parent
         if card.getparent() is not None:
-            _remove(card)
+            remove_keeping_tail(card)
 
 
 def _count_blocks(el) -> int:
@@ -226,9 +227,9 @@ def prepare(root, url: str) -> PreparedPage:
     for el in list(root.iter(*_ALWAYS_DROP)):
         if el.tag == "noscript" and el.find(".//img") is not None:
             continue  # handled by prepare_images
-        _remove(el)
+        remove_keeping_tail(el)
     for el in list(root.iter("nav")):
-        _remove(el)
+        remove_keeping_tail(el)
     prepare_images(root, base)  # (links in the body are made absolute after extraction: far fewer of them)
     page = PreparedPage(root=root, base_url=base)
     for img in root.iter("img"):
@@ -237,19 +238,5 @@ def prepare(root, url: str) -> PreparedPage:
     for holder, caption, imgs in find_captions(root):
         for img in imgs:
             page.captions.setdefault(img.get("src"), caption)
-        _remove(holder)
+        remove_keeping_tail(holder)
     return page
-
-
-def _remove(el) -> None:
-    """Remove an element, keeping its tail text in place."""
-    parent = el.getparent()
-    if parent is None:
-        return
-    if el.tail and el.tail.strip():
-        prev = el.getprevious()
-        if prev is not None:
-            prev.tail = (prev.tail or "") + el.tail
-        else:
-            parent.text = (parent.text or "") + el.tail
-    parent.remove(el)

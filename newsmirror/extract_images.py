@@ -10,6 +10,7 @@ import re
 from urllib.parse import urljoin
 
 from lxml import html as lxml_html
+from newsmirror.htmltree import remove_keeping_tail
 
 LAZY_ATTRS = (
     "data-src",
@@ -119,31 +120,17 @@ def _unwrap_noscripts(root) -> None:
         if fallback and sibling is not None:
             if is_placeholder(sibling.get("src")) and not _lazy_source(sibling):
                 sibling.set("src", fallback)
-            _drop(noscript)
+            remove_keeping_tail(noscript)
         elif fallback:
             img = lxml_html.Element("img", src=fallback, alt=imgs[0].get("alt") or "")
             noscript.addprevious(img)
-            _drop(noscript)
+            remove_keeping_tail(noscript)
         else:
-            _drop(noscript)
+            remove_keeping_tail(noscript)
 
 
 def _inside(el, ancestor) -> bool:
     return any(a is ancestor for a in el.iterancestors())
-
-
-def _drop(el) -> None:
-    """Remove an element but keep its tail text."""
-    parent = el.getparent()
-    if parent is None:
-        return
-    if el.tail:
-        prev = el.getprevious()
-        if prev is not None:
-            prev.tail = (prev.tail or "") + el.tail
-        else:
-            parent.text = (parent.text or "") + el.tail
-    parent.remove(el)
 
 
 def prepare_images(root, base_url: str) -> None:
@@ -157,13 +144,13 @@ def prepare_images(root, base_url: str) -> None:
         if src and not src.startswith("data:"):
             src = urljoin(base_url, src.strip())
         if not src or is_junk(img, src):
-            _drop(img)
+            remove_keeping_tail(img)
             continue
         img.set("src", src)
         for attr in (*LAZY_ATTRS, *SRCSET_ATTRS, "sizes", "loading"):
             img.attrib.pop(attr, None)
     for source in list(root.iter("source")):
-        _drop(source)
+        remove_keeping_tail(source)
 
 
 _CAPTION_XPATH = (

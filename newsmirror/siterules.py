@@ -24,6 +24,7 @@ from pathlib import Path
 
 from lxml import etree
 from lxml.cssselect import CSSSelector, SelectorError
+from newsmirror.htmltree import remove_keeping_tail
 
 _LINE = re.compile(r"^\s*([a-z_]+)(?:\([^)]*\))?\s*:\s*(.*?)\s*$")
 _SELECTOR_DIRECTIVES = ("body", "title", "date", "author", "strip")
@@ -93,19 +94,6 @@ class SiteRules:
         return cls.from_text(text, str(path))
 
 
-def _remove(el) -> None:
-    parent = el.getparent()
-    if parent is None:
-        return
-    if el.tail and el.tail.strip():
-        prev = el.getprevious()
-        if prev is not None:
-            prev.tail = (prev.tail or "") + el.tail
-        else:
-            parent.text = (parent.text or "") + el.tail
-    parent.remove(el)
-
-
 def apply_strips(root, rules: SiteRules) -> None:
     """Remove what the rules say to strip (elements, id/class words, image sources), in place."""
     doomed = []
@@ -120,7 +108,7 @@ def apply_strips(root, rules: SiteRules) -> None:
         doomed += [img for img in root.iter("img") if fragment in (img.get("src") or "")]
     for el in doomed:
         if el.getparent() is not None and el.tag not in ("html", "body"):
-            _remove(el)
+            remove_keeping_tail(el)
 
 
 def select_elements(root, exprs: tuple[str, ...]) -> list:
