@@ -30,6 +30,17 @@ def make_config(site: DemoSite, directory: Path, **mirror: object) -> Config:
     return config.model_copy(update={"fetch": fetch, "mirror": settings})
 
 
+def write_demo_config(site: DemoSite, directory: Path) -> Path:
+    """A newsmirror.toml on disk for the demo site (its address in `fetch.resolve`), for CLI subprocess tests."""
+    directory.mkdir(parents=True, exist_ok=True)
+    text = demo_config_text(f"http://{DEMO_HOST}", output="mirror", state="state.db")
+    address = site.base_url.removeprefix("http://")
+    text = text.replace("[fetch]\n", f'[fetch]\nresolve = {{ "{DEMO_HOST}" = "{address}" }}\n', 1)
+    path = directory / "newsmirror.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def mirror_config(demo_site, tmp_path) -> Config:
     return make_config(demo_site, tmp_path)

@@ -13,7 +13,8 @@ import pytest
 
 from newsmirror.demo import site as demo
 from newsmirror.demo.mirror import DEMO_HOST
-from newsmirror.demo.site import demo_config_text
+
+from conftest import write_demo_config
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -23,12 +24,7 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def config_file(demo_site, tmp_path) -> Path:
-    text = demo_config_text(f"http://{DEMO_HOST}", output="mirror", state="state.db")
-    address = demo_site.base_url.removeprefix("http://")
-    text = text.replace("[fetch]\n", f'[fetch]\nresolve = {{ "{DEMO_HOST}" = "{address}" }}\n', 1)
-    path = tmp_path / "newsmirror.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    return write_demo_config(demo_site, tmp_path)
 
 
 def test_init_writes_a_commented_config_once(tmp_path):

@@ -10,18 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from newsmirror.demo.mirror import DEMO_HOST
-from newsmirror.demo.site import demo_config_text
-
-
-def write_config(site, directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    text = demo_config_text(f"http://{DEMO_HOST}", output="mirror", state="state.db")
-    address = site.base_url.removeprefix("http://")
-    text = text.replace("[fetch]\n", f'[fetch]\nresolve = {{ "{DEMO_HOST}" = "{address}" }}\n', 1)
-    path = directory / "newsmirror.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+from conftest import write_demo_config
 
 
 def start(config: Path) -> subprocess.Popen:
@@ -53,7 +42,7 @@ def count_files(root: Path) -> int:
 
 
 def test_killed_runs_converge(demo_site, tmp_path):
-    killed = write_config(demo_site, tmp_path / "killed")
+    killed = write_demo_config(demo_site, tmp_path / "killed")
     root = killed.parent / "mirror"
     began = time.monotonic()
     kills = [
@@ -66,7 +55,7 @@ def test_killed_runs_converge(demo_site, tmp_path):
                            capture_output=True, text=True, timeout=180)
     assert final.returncode == 0, final.stderr
 
-    clean = write_config(demo_site, tmp_path / "clean")
+    clean = write_demo_config(demo_site, tmp_path / "clean")
     subprocess.run([sys.executable, "-m", "newsmirror", "run", "-q", "--config", str(clean)], check=True, timeout=180)
 
     killed_root, clean_root = killed.parent / "mirror", clean.parent / "mirror"
