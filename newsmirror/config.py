@@ -35,6 +35,8 @@ class Labels(_Strict):
     image_unavailable: str = "Image not available"
     search: str = "Search"
     search_noscript: str = "Search needs JavaScript; every page is also listed in the channel indexes."
+    mirrors: str = "Other mirrors"
+    removed_from_index: str = "Older pages (kept at the original site)"
 
 
 class MenuLink(_Strict):
@@ -60,6 +62,9 @@ class Editions(_Strict):
     markdown: bool = True
     html: bool = True
     html_dir: str = "site"  # the HTML edition, inside the mirror's work tree
+    # public addresses of the HTML edition (a static host or a pages branch serving the mirror root, so pages are at
+    # "<base>site/..."); the share block, QR code and failover links of HTML pages use them; [] = public_base_urls
+    html_public_base_urls: list[str] = []
     # OpenCC profile for a second, converted edition (e.g. "s2t", "s2twp", "t2s"); "" = none
     convert: str = ""
     convert_label: str = "繁體"  # the switch link to the converted edition
@@ -136,9 +141,13 @@ class MirrorSettings(_Strict):
     language: str = "en"
     output: str = "mirror"  # git work tree, relative to the config file
     state: str = "newsmirror.db"  # SQLite file, relative to the config file
-    public_urls: list[str] = []  # first one is the primary mirror (share block, QR code)
+    # the mirror's public addresses, in order: the first is the primary (share block, QR code); every page links to
+    # the others (its own path appended) so a reader whose host is blocked can switch
+    public_base_urls: list[str] = []
     counter_pixel: str | None = None  # e.g. "https://counter.example/p/{path}"; {path} = page path
-    link_variation: bool = False  # append "?<id>" to links between mirror pages
+    # a suffix appended to links between mirror pages, to dodge exact-URL blocklists: a template with {id} (the
+    # linking page's article id, or "home", "hot", the channel name); true = "?{id}"; false/"" = off
+    link_variation: bool | str = False
     in_body_links: Literal["keep", "text", "neutralise"] = "keep"
     index_page_size: int = Field(30, ge=2, le=1000)
     home_per_channel: int = Field(5, ge=1, le=100)
@@ -148,6 +157,33 @@ class MirrorSettings(_Strict):
     max_attempts: int = Field(8, ge=1)
     commit_author: str = "newsmirror <newsmirror@localhost>"
     promo_markdown: str = ""  # shown under the menu on every article page
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_keys(cls, data: object) -> object:
+        # `public_urls` was the first name of `public_base_urls`; configs that use it keep working
+        if isinstance(data, dict) and "public_urls" in data and "public_base_urls" not in data:
+            data = {("public_base_urls" if k == "public_urls" else k): v for k, v in data.items()}
+        return data
+
+    @field_validator("link_variation")
+    @classmethod
+    def _suffix_template(cls, value: bool | str) -> bool | str:
+        if isinstance(value, str) and value:
+            try:
+                value.format(id="x")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"a template whose only placeholder is {{id}} ({exc!r})") from None
+            if any(c in value for c in " #\n\"<>"):
+                raise ValueError("a URL suffix without spaces, '#', quotes or angle brackets")
+        return value
+
+    def link_suffix(self, key: str | None) -> str:
+        """What to append to a link on the page identified by `key` ("" when link variation is off)."""
+        if key is None or self.link_variation is False or self.link_variation == "":
+            return ""
+        template = "?{id}" if self.link_variation is True else str(self.link_variation)
+        return template.format(id=key)
 
 
 class Config(_Strict):

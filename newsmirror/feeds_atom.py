@@ -1,7 +1,7 @@
 """Atom feeds of the HTML edition (pure): one per channel and one for the whole mirror.
 
 Deterministic: no wall clock; the feed's <updated> is its newest entry's date. Links are absolute when the mirror
-has a public URL (`public_urls[0]` + the page's path), else relative to the edition root, declared by xml:base.
+has a public URL (`public_base_urls[0]` + the page's path), else relative to the edition root, declared by xml:base.
 """
 
 from __future__ import annotations

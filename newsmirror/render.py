@@ -91,9 +91,9 @@ def menu(config: Config, from_path: str, channels: Sequence[str], variation: str
 
 
 def share_url(config: Config, path: str) -> str | None:
-    if not config.mirror.public_urls:
+    if not config.mirror.public_base_urls:
         return None
-    return config.mirror.public_urls[0].rstrip("/") + "/" + path
+    return config.mirror.public_base_urls[0].rstrip("/") + "/" + path
 
 
 def qr_png(url: str) -> bytes:

@@ -12,7 +12,7 @@ and QR code, original URL, menu again, optional counter pixel). Every link betwe
 local files (mirror-relative "assets/..." made relative to the page) or, while `images.localise` is on and an image
 is still remote, a visible placeholder: a page never makes the reader's browser contact another host (the optional
 counter pixel, an explicit opt-in, is the one exception). The share URL and QR code name the page on the primary
-mirror: `public_urls[0]` + page path from the mirror root (e.g. ".../site/pages/city/x.html").
+mirror: `public_base_urls[0]` + page path from the mirror root (e.g. ".../site/pages/city/x.html").
 """
 
 from __future__ import annotations

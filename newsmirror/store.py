@@ -99,6 +99,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX image_uses_article ON image_uses(article_url);
     CREATE INDEX images_status ON images(status);
     """,
+    # retention: when an article's page was removed from the work tree (it stays listed, linking to the original)
+    """
+    ALTER TABLE articles ADD COLUMN retired TEXT;
+    """,
 ]
 
 
@@ -118,6 +122,7 @@ class ArticleState:
     source_version: str | None
     content_hash: str | None
     first_seen: str
+    retired: str | None = None  # when retention removed its page (the entry then links to the original URL)
 
     @property
     def date(self) -> str:
@@ -232,6 +237,7 @@ class Store:
                 channels=tuple((r["chans"] or "").split()), title=r["title"], published=r["published"],
                 status=r["status"], attempts=r["attempts"], next_retry=r["next_retry"],
                 source_version=r["source_version"], content_hash=r["content_hash"], first_seen=r["first_seen"],
+                retired=r["retired"],
             )
             for r in rows
         ]
@@ -261,6 +267,10 @@ class Store:
             "WHERE a.status = 'ok' AND a.id IN (SELECT article_id FROM article_channels WHERE channel = ?) "
             + order, (channel,)
         )
+
+    def retire(self, article_ids: list[str], now: str) -> None:
+        self.db.executemany("UPDATE articles SET retired = ? WHERE id = ? AND retired IS NULL",
+                            [(now, article_id) for article_id in article_ids])
 
     def ids_in_use(self) -> dict[str, str]:
         return {r["id"]: r["url"] for r in self.db.execute("SELECT id, url FROM articles")}
@@ -308,7 +318,7 @@ class Store:
 
     def url_map(self) -> dict[str, tuple[str, str]]:
         """Canonical URL -> (article id, primary channel) for every article with a page."""
-        rows = self.db.execute("SELECT url, id, channel FROM articles WHERE status = 'ok'")
+        rows = self.db.execute("SELECT url, id, channel FROM articles WHERE status = 'ok' AND retired IS NULL")
         return {r["url"]: (r["id"], r["channel"]) for r in rows}
 
     def counts(self) -> dict[str, dict[str, int]]:

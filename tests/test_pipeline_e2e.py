@@ -67,7 +67,7 @@ def test_article_page_anatomy(mirror_config):
     assert f"[{labels.hot}](../../indexes/hot.md)" in menu
     assert page.count(menu) == 2  # menu at the top and at the bottom
     assert mirror_config.mirror.promo_markdown in page
-    share = mirror_config.mirror.public_urls[0] + "pages/"
+    share = mirror_config.mirror.public_base_urls[0] + "pages/"
     assert share in page and f"![QR code]({demo.LAZY_SLUG}.png)" in page
     assert f"{labels.original}: <http://{'news.demo.test'}" in page
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page)

@@ -19,7 +19,7 @@ CONFIG = parse_config("""
 [mirror]
 title = "Sample Mirror"
 description = "Neutral sample pages for the golden tests."
-public_urls = ["https://git.example.org/demo/mirror/src/branch/main/"]
+public_base_urls = ["https://git.example.org/demo/mirror/src/branch/main/"]
 counter_pixel = "https://counter.example.org/p/{path}"
 promo_markdown = "Read more at [the project page](https://example.org/)."
 index_page_size = 3

@@ -23,7 +23,7 @@ CONFIG = """
 title = "测试镜像"
 description = "一个用来测试的镜像。"
 language = "zh"
-public_urls = ["https://mirror.example/news/"]
+public_base_urls = ["https://mirror.example/news/"]
 index_page_size = 3
 promo_markdown = "本页是**镜像**，[关于](https://example.org/about)。"
 
@@ -408,7 +408,7 @@ def test_atom_feeds():
 
 def test_atom_feed_without_public_url_is_relative():
     config = config_for()
-    config = config.model_copy(update={"mirror": config.mirror.model_copy(update={"public_urls": []})})
+    config = config.model_copy(update={"mirror": config.mirror.model_copy(update={"public_base_urls": []})})
     files = render(config)
     feed = ET.fromstring(files["site/feeds/world.xml"])
     assert feed.get("{http://www.w3.org/XML/1998/namespace}base") == "../"

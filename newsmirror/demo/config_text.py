@@ -24,7 +24,7 @@ language = "en"
 output = {_q(output)}                 # git work tree that receives the Markdown pages
 state = {_q(state)}                   # SQLite file remembering what was fetched
 # Where readers find the mirror; the first one is used for the share link and QR code.
-public_urls = ["https://git.example.org/demo/mirror/src/branch/main/"]
+public_base_urls = ["https://git.example.org/demo/mirror/src/branch/main/"]
 # counter_pixel = "https://counter.example.org/p/{{path}}"   # optional view counter, {{path}} = page path
 link_variation = false                # true: add "?<id>" to links between mirror pages
 in_body_links = "keep"                # links inside articles: keep | text | neutralise
