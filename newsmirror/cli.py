@@ -173,6 +173,50 @@ def serve(config_path: Path | None, port: int, host: str) -> None:
     serve_site(config.output_dir, port, host=host, home=config.editions.html_dir)
 
 
+@main.command("serve-counter")
+@config_option
+@click.option("--host", default=None, help="Address to listen on (default: counter.host).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default: counter.port; 0: any).")
+@click.option("--processes", type=click.IntRange(1, 64), default=None, help="Workers (default: counter.processes).")
+def serve_counter(config_path: Path | None, host: str | None, port: int | None, processes: int | None) -> None:
+    """Answer the view-counter pixel and count views (keeps nothing about readers; SIGTERM flushes)."""
+    from newsmirror.counter import CounterOptions, bind, pixel_template, serve_counter as run_counter
+
+    config = _load(config_path)
+    settings = config.counter
+    pixel_template(config)
+    sock = bind(host or settings.host, settings.port if port is None else port)
+    address, bound_port = sock.getsockname()[:2]
+    workers = processes or settings.processes
+    click.echo(f"counting views at http://{address}:{bound_port}/ ({workers} process(es), counts written every "
+               f"{settings.flush_seconds:g} s to {config.state_path}; SIGTERM or Ctrl-C flushes and stops)", err=True)
+    options = CounterOptions(settings.flush_seconds, settings.refresh_seconds, settings.timeout,
+                             settings.max_connections)
+    sys.exit(run_counter(config, sock, workers, options))
+
+
+@main.group()
+def views() -> None:
+    """View counts: import them from a web server's access log."""
+
+
+@views.command("import")
+@click.argument("access_log", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "log_format", type=click.Choice(["combined", "common"]), default="combined",
+              show_default=True, help="Access log format (plain or .gz).")
+@config_option
+def views_import(access_log: Path, log_format: str, config_path: Path | None) -> None:
+    """Count pixel hits for mirror pages from ACCESS_LOG (idempotent; addresses are never stored)."""
+    from newsmirror.store import Store
+    from newsmirror.views_import import import_log
+
+    config = _load(config_path)
+    with Store(config.state_path) as store:
+        result = import_log(config, store, access_log, log_format)  # type: ignore[arg-type]
+    click.echo(f"{result.file}: {result.lines} lines ({result.already} imported before); {result.views} views "
+               f"added for {result.pages} pages; {result.ignored} new lines were not a view of a mirror page")
+
+
 @main.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-mirror"),
               show_default=True, help="Where the demo mirror goes (a git repository).")

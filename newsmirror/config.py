@@ -186,6 +186,19 @@ class MirrorSettings(_Strict):
         return template.format(id=key)
 
 
+class CounterSettings(_Strict):
+    """`newsmirror serve-counter` (counter.py) and the hot list's ranking (hot.py)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8090, ge=0, le=65535)
+    processes: int = Field(1, ge=1, le=64)  # workers sharing one listening socket (one per core is fastest)
+    flush_seconds: float = Field(1.0, gt=0, le=3600)  # counts are written this often; a hard crash loses at most this
+    refresh_seconds: float = Field(60.0, ge=1)  # how often the set of countable pages is reloaded from state
+    timeout: float = Field(10.0, gt=0)  # a connection that completes no request for this long is closed
+    max_connections: int = Field(10000, ge=1)  # per process; more are refused at once
+    hot_half_life_days: float = Field(2.0, ge=0)  # a view's weight halves every N days in the hot list; 0 = no decay
+
+
 class Config(_Strict):
     mirror: MirrorSettings = MirrorSettings()
     labels: Labels = Labels()
@@ -195,6 +208,7 @@ class Config(_Strict):
     images: ImageSettings = ImageSettings()
     channels: dict[str, Channel] = {}
     sources: list[Source] = []
+    counter: CounterSettings = CounterSettings()
 
     # Set by load_config, not by the file.
     base_dir: Path = Field(default=Path("."), exclude=True)

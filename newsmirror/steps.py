@@ -11,9 +11,10 @@ import os
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, timezone
 
 from newsmirror import convert, render, render_html
+from newsmirror import hot
 from newsmirror.assets import ImageFailure, ImageLocaliser
 from newsmirror.browser import render_page_async
 from newsmirror.config import Config, ConfigError, Source
@@ -336,17 +337,14 @@ def _all_channels(config: Config, store: Store) -> list[str]:
 
 
 def hot_list(config: Config, store: Store, now: datetime) -> list[ArticleState]:
-    """The most viewed pages of the last `hot_days` days (views are keyed by page path)."""
-    since = (now - timedelta(days=config.mirror.hot_days)).date().isoformat()
-    views: dict[str, int] = {}
-    for page, count in store.top_pages(since, config.mirror.hot_size * 10):
-        # one article has several pages (Markdown, HTML, converted edition): add their counts up per id
-        parts = page.split("?", 1)[0].removesuffix(".md").removesuffix(".html").split("/")
-        if len(parts) >= 3 and parts[-3] == "pages":
-            views[parts[-1]] = views.get(parts[-1], 0) + count
+    """The most viewed articles of the last `hot_days` days (UTC), recent views weighing more (hot.py)."""
+    today = (now.astimezone(timezone.utc) if now.tzinfo else now).date()
+    views = store.views_since(hot.window_start(today, config.mirror.hot_days).isoformat())
     ranked = []
-    for article_id, _count in sorted(views.items(), key=lambda item: (-item[1], item[0])):
+    for article_id in hot.rank(views, today, config.mirror.hot_days, config.counter.hot_half_life_days):
         state = store.article(article_id)
         if state is not None and state.status == "ok":
             ranked.append(state)
-    return ranked[: config.mirror.hot_size]
+            if len(ranked) == config.mirror.hot_size:
+                break
+    return ranked

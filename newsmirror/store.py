@@ -103,6 +103,15 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE articles ADD COLUMN retired TEXT;
     """,
+    # access logs already imported into views: a fingerprint of the log's first lines (times, requests, statuses,
+    # sizes only: never addresses or agents) and how many of its lines were counted, so a re-import adds only the rest
+    """
+    CREATE TABLE view_imports (
+        fingerprint TEXT PRIMARY KEY,
+        lines INTEGER NOT NULL,
+        imported TEXT NOT NULL
+    );
+    """,
 ]
 
 
@@ -391,6 +400,32 @@ class Store:
             (since_day, limit),
         )
         return [(r["page"], r["n"]) for r in rows]
+
+    def add_view_counts(self, rows: list[tuple[str, str, int]]) -> None:
+        """Add (page, day, count) rows in one transaction (the counter's batched flush)."""
+        with self.transaction():
+            for page, day, count in rows:
+                self.add_views(page, day, count)
+
+    def views_since(self, since_day: str) -> list[tuple[str, str, int]]:
+        """(page, day, count) for every day from `since_day` on (the hot list's window)."""
+        rows = self.db.execute("SELECT page, day, count FROM views WHERE day >= ? ORDER BY page, day", (since_day,))
+        return [(r["page"], r["day"], r["count"]) for r in rows]
+
+    def imported_lines(self, fingerprint: str) -> int:
+        """How many lines of the access log with this fingerprint were imported before (0: never)."""
+        row = self.db.execute("SELECT lines FROM view_imports WHERE fingerprint = ?", (fingerprint,)).fetchone()
+        return row["lines"] if row else 0
+
+    def record_import(self, fingerprint: str, lines: int, now: str) -> None:
+        self.db.execute(
+            "INSERT INTO view_imports (fingerprint, lines, imported) VALUES (?, ?, ?) "
+            "ON CONFLICT(fingerprint) DO UPDATE SET lines = excluded.lines, imported = excluded.imported",
+            (fingerprint, lines, now),
+        )
+
+    def forget_import(self, fingerprint: str) -> None:
+        self.db.execute("DELETE FROM view_imports WHERE fingerprint = ?", (fingerprint,))
 
     # -- images ---------------------------------------------------------------------------------------------
     # images: source URL -> content-addressed asset (status 'ok'), or the last failure (status 'failed', attempts
