@@ -136,6 +136,55 @@ def status(config_path: Path | None, limit: int) -> None:
 
 
 @main.command()
+@config_option
+@click.argument("names", nargs=-1)
+def push(config_path: Path | None, names: tuple[str, ...]) -> None:
+    """Push each remote (or those NAMED) what it has not received yet; exit 1 if any push failed."""
+    from newsmirror.pipeline import run_lock
+    from newsmirror.remotes import push_all
+    from newsmirror.store import Store
+
+    config = _load(config_path)
+    unknown = sorted(set(names) - {r.name for r in config.remotes})
+    if unknown or not config.remotes:
+        raise click.UsageError(f"no remote named {', '.join(unknown)}" if unknown else "no [[remotes]] configured")
+    with run_lock(config.state_path), Store(config.state_path) as store:
+        results = push_all(config, store, names)
+    for result in results:
+        click.echo(result.line(), err=not result.ok)
+    if any(not r.ok for r in results):
+        sys.exit(1)
+
+
+@main.command()
+@config_option
+@click.option("--edition", type=click.Choice(["markdown", "html"]), default="markdown", show_default=True,
+              help="Which branch to rewrite: the work tree's (markdown) or the HTML edition's.")
+@click.option("--yes", is_flag=True, help="Really rewrite history (required).")
+def compact(config_path: Path | None, edition: str, yes: bool) -> None:
+    """Rewrite the edition's history to one commit of its current tree; force-push it to the remotes marked
+    allow_force (others keep their history and get the next runs on top of it)."""
+    from newsmirror.pipeline import run_lock
+    from newsmirror.remotes import compact as compact_history
+    from newsmirror.sizes import human, measure
+    from newsmirror.store import Store
+
+    if not yes:
+        raise click.UsageError("compact drops the history of the mirror branch; run it with --yes")
+    config = _load(config_path)
+    before = measure(config.output_dir, config.editions.html_dir, config.size)
+    with run_lock(config.state_path), Store(config.state_path) as store:
+        commit, results = compact_history(config, store, edition)
+    after = measure(config.output_dir, config.editions.html_dir, config.size)
+    sizes = f"; history {human(before.history_bytes)} -> {human(after.history_bytes)}" if before and after else ""
+    click.echo(f"compacted the {edition} edition to one commit {commit[:10]}{sizes}")
+    for result in results:
+        click.echo(result.line(), err=not result.ok)
+    if any(not r.ok for r in results):
+        sys.exit(1)
+
+
+@main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--base-url", default=None, help="URL the pages were fetched from (resolves relative links).")
 @click.option("--jsonl", is_flag=True, help="One JSON object per file (the stable interface benchmarks use).")

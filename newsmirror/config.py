@@ -186,6 +186,49 @@ class MirrorSettings(_Strict):
         return template.format(id=key)
 
 
+BRANCH_NAME = re.compile(r"^(?!-)(?!/)(?!.*\.\.)(?!.*//)(?!.*\.lock$)[A-Za-z0-9._/-]{1,200}(?<!/)(?<!\.)$")
+
+
+class Remote(_Strict):
+    """A git remote the mirror is pushed to after every run (remotes.py)."""
+
+    name: str
+    url: str  # any URL git understands; ${VAR} is replaced from the environment at push time (tokens)
+    edition: Literal["markdown", "html"] = "markdown"  # html: a commit of site/ + assets/ only
+    branch: str | None = None  # default: "main" (markdown), "gh-pages" (html)
+    timeout: float = Field(120.0, gt=0)  # seconds per git command
+    retries: int = Field(2, ge=0, le=10)  # more attempts after a transient failure (unreachable, timeout)
+    backoff: float = Field(2.0, ge=0)  # first retry delay in seconds; doubles each retry
+    allow_force: bool = False  # `newsmirror compact` may force-push a rewritten history here
+
+    @field_validator("name")
+    @classmethod
+    def _remote_name(cls, value: str) -> str:
+        if not CHANNEL_NAME.match(value):
+            raise ValueError("a remote name of lowercase letters, digits, '-' or '_' (at most 64)")
+        return value
+
+    @field_validator("branch")
+    @classmethod
+    def _branch_name(cls, value: str | None) -> str | None:
+        if value is not None and not BRANCH_NAME.match(value):
+            raise ValueError("a git branch name (letters, digits, '.', '_', '-', '/')")
+        return value
+
+    @property
+    def target_branch(self) -> str:
+        return self.branch or ("gh-pages" if self.edition == "html" else "main")
+
+
+class SizeBudgets(_Strict):
+    """Warn after a run when the mirror outgrows what hosts accept (sizes.py)."""
+
+    file_budget_mb: float = Field(50.0, gt=0)  # per file: git hosts warn at 50 MB and reject 100 MB
+    repo_budget_mb: float = Field(1000.0, gt=0)  # the repository with its history (.git)
+    site_budget_mb: float = Field(1000.0, gt=0)  # the HTML edition (site/ + assets/): Pages caps sites near 1 GB
+    report_largest: int = Field(5, ge=0, le=100)  # how many of the largest files to list
+
+
 class CounterSettings(_Strict):
     """`newsmirror serve-counter` (counter.py) and the hot list's ranking (hot.py)."""
 
@@ -208,6 +251,8 @@ class Config(_Strict):
     images: ImageSettings = ImageSettings()
     channels: dict[str, Channel] = {}
     sources: list[Source] = []
+    remotes: list[Remote] = []
+    size: SizeBudgets = SizeBudgets()
     counter: CounterSettings = CounterSettings()
 
     # Set by load_config, not by the file.
@@ -228,6 +273,14 @@ class Config(_Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    @model_validator(mode="after")
+    def _unique_remotes(self) -> "Config":
+        names = [r.name for r in self.remotes]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"remote names must be unique; repeated: {', '.join(dupes)}")
         return self
 
     @property

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from newsmirror import steps
+from newsmirror import remotes, steps
 from newsmirror.assets import ImageLocaliser
 from newsmirror.config import Config
 from newsmirror.plan import PlanOptions, plan
@@ -62,7 +62,9 @@ def run_once(config: Config, reporter: Reporter | None = None, request: RunReque
              now: datetime | None = None) -> RunSummary:
     reporter = reporter or Reporter()
     with run_lock(config.state_path), Store(config.state_path) as store:
-        return asyncio.run(_run(config, store, reporter, request, now or utcnow()))
+        summary = asyncio.run(_run(config, store, reporter, request, now or utcnow()))
+        remotes.after_run(config, store, reporter)  # push each remote its backlog, report sizes; never raises
+        return summary
 
 
 async def _run(config: Config, store: Store, reporter: Reporter, request: RunRequest, now: datetime) -> RunSummary:

@@ -44,6 +44,11 @@ class Reporter:
     def failure(self, message: str) -> None:
         self._line(f"FAILED {message}")
 
+    def note(self, message: str, important: bool = False) -> None:
+        """One line after a run (pushes, sizes); `important` ones (failed pushes, warnings) show even with -q."""
+        if important or self.verbosity >= NORMAL:
+            self._line(message)
+
     def summary(self, summary: RunSummary) -> None:
         if self.verbosity >= NORMAL:
             self._line(summary_line(summary, time.monotonic() - self.started), stream=sys.stdout)
@@ -87,6 +92,10 @@ class RichReporter(Reporter):
 
     def failure(self, message: str) -> None:
         self.progress.console.print(f"[red]FAILED[/red] {message}", markup=True, highlight=False)
+
+    def note(self, message: str, important: bool = False) -> None:
+        if important or self.verbosity >= NORMAL:
+            self.progress.console.print(message, markup=False, highlight=False)
 
     def close(self) -> None:
         self.progress.stop()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from newsmirror import remotes
 from newsmirror.config import Config
+from newsmirror.sizes import size_lines
 from newsmirror.store import Store
 
 
@@ -31,4 +33,6 @@ def status_lines(config: Config, failure_limit: int = 10) -> list[str]:
         if images:
             lines += ["", "images waiting for a retry (placeholders shown meanwhile):"]
             lines += [f"  {row['src']}  ({row['attempts']} attempt(s))  {row['last_error']}" for row in images]
-    return lines
+        lines += remotes.status_lines(config, store)
+    summary, warnings = size_lines(config)
+    return lines + ([""] if summary else []) + summary + warnings
