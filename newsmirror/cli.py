@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -96,24 +97,52 @@ def add(url: str, channel: str, config_path: Path | None, quiet: bool, verbose: 
     _run(_load(config_path), RunRequest(only=(candidate,), force=True), quiet, verbose)
 
 
+def _duration(_ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    from newsmirror.schedule import parse_duration
+
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param=param) from None
+    if param.name == "every" and seconds < 5:
+        raise click.BadParameter("at least 5 seconds", param=param)
+    return seconds
+
+
 @main.command()
 @config_option
-@click.option("--every", "minutes", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
-              help="Minutes between the starts of two runs.")
+@click.option("--every", default="30m", show_default=True, callback=_duration,
+              help="Time between the starts of two runs: 90s, 30m, 2h (a bare number is minutes).")
+@click.option("--jitter", default=None, callback=_duration,
+              help="Add a random delay up to this long to each wait (default: a tenth of --every, at most 5m).")
 @click.option("--runs", type=click.IntRange(min=1), default=None, help="Stop after this many runs (default: never).")
-@quiet_option
 @verbose_option
-def watch(config_path: Path | None, minutes: float, runs: int | None, quiet: bool, verbose: bool) -> None:
-    """Run again and again on a schedule (a failed run is reported and retried at the next tick)."""
-    from newsmirror.schedule import watch as watch_loop
+def watch(config_path: Path | None, every: float, jitter: float | None, runs: int | None, verbose: bool) -> None:
+    """Run on a schedule, one line per run; SIGTERM/Ctrl-C stop cleanly after the current run."""
+    from datetime import datetime, timezone
+
+    from newsmirror.progress import Reporter, summary_line
+    from newsmirror.schedule import StopFlag, watch as watch_loop
 
     config = _load(config_path)
+    stop = StopFlag()
+
+    def stamp() -> str:
+        return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
     def one_run() -> None:
-        with make_reporter(_verbosity(quiet, verbose)) as reporter:
-            reporter.summary(run_once(config, reporter, RunRequest()))
+        started = time.monotonic()
+        with (make_reporter(VERBOSE) if verbose else Reporter(QUIET)) as reporter:
+            summary = run_once(config, reporter, RunRequest())
+        click.echo(f"{stamp()} {summary_line(summary, time.monotonic() - started)}")
 
-    watch_loop(one_run, minutes * 60, runs, on_error=lambda exc: click.echo(f"error: {exc}", err=True))
+    with stop.on_signals():
+        done = watch_loop(one_run, every, runs, jitter=min(every / 10, 300.0) if jitter is None else jitter, stop=stop,
+                          on_error=lambda exc: click.echo(f"{stamp()} error: {exc}", err=True))
+    if stop.stopped:
+        click.echo(f"{stamp()} stopped after {done} run(s)")
 
 
 @main.command()

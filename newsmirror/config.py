@@ -31,12 +31,12 @@ class Labels(_Strict):
     older: str = "Older"
     hot_empty: str = "No view counts yet: this list fills up once readers open pages."
     updated: str = "Updated"
+    removed: str = "The original was removed from its site on"  # + the date, on pages whose original is gone
     more: str = "More"
     image_unavailable: str = "Image not available"
     search: str = "Search"
     search_noscript: str = "Search needs JavaScript; every page is also listed in the channel indexes."
     mirrors: str = "Other mirrors"
-    removed_from_index: str = "Older pages (kept at the original site)"
 
 
 class MenuLink(_Strict):
@@ -54,6 +54,7 @@ class FetchSettings(_Strict):
     backoff: float = Field(0.5, ge=0, description="first retry delay in seconds; doubles each retry")
     max_bytes: int = Field(10_000_000, ge=1024)
     max_redirects: int = Field(5, ge=0, le=20)
+    max_retry_after: float = Field(60.0, ge=0, description="cap in seconds on a server's Retry-After")
     # connect to another address for a host, like curl --resolve: {"news.example.org" = "127.0.0.1:8080"}
     resolve: dict[str, str] = {}
 
@@ -86,6 +87,9 @@ class ImageSettings(_Strict):
 class Channel(_Strict):
     title: str | None = None
     description: str = ""
+    # retention for pages that live in this channel (overrides [mirror] keep_newest / keep_days)
+    keep_newest: int | None = Field(None, ge=1)
+    keep_days: int | None = Field(None, ge=1)
 
 
 class Source(_Strict):
@@ -107,6 +111,15 @@ class Source(_Strict):
     render_js: bool = False
     # OpenCC profile for this source's articles in the converted edition, overriding editions.convert
     convert: str | None = None
+    # obey the site's robots.txt (fetch.user_agent) for the source and its articles
+    robots: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value, re.IGNORECASE):
+            raise ValueError("an http:// or https:// URL")
+        return value
 
     @field_validator("channel")
     @classmethod
@@ -155,6 +168,10 @@ class MirrorSettings(_Strict):
     hot_days: int = Field(7, ge=1, le=365)
     retry_base_minutes: float = Field(30.0, ge=0)
     max_attempts: int = Field(8, ge=1)
+    # retention defaults for every channel: keep the newest N pages and/or the last D days (unset: keep all);
+    # older pages leave the work tree, their entries stay on archive pages and link to the original URL
+    keep_newest: int | None = Field(None, ge=1)
+    keep_days: int | None = Field(None, ge=1)
     commit_author: str = "newsmirror <newsmirror@localhost>"
     promo_markdown: str = ""  # shown under the menu on every article page
 
@@ -354,7 +371,24 @@ def parse_config(text: str, path: Path | str = "<config>", base_dir: Path | None
     except ValidationError as exc:
         raise ConfigError(path, [_describe(e, data) for e in exc.errors()]) from exc
     base = base_dir if base_dir is not None else Path(path).resolve().parent
-    return config.model_copy(update={"base_dir": base, "path": Path(path)})
+    config = config.model_copy(update={"base_dir": base, "path": Path(path)})
+    problems = _path_problems(config)
+    if problems:
+        raise ConfigError(path, problems)
+    return config
+
+
+def _path_problems(config: Config) -> list[str]:
+    """The mirror's work tree is committed wholesale (`git add -A`): it must not hold the project directory
+    (config file, state) nor the state database."""
+    output, project = config.output_dir, config.base_dir.resolve()
+    problems = []
+    if project == output or project.is_relative_to(output):
+        problems.append(f"key 'mirror.output': a directory apart from the project, whose config and state it would "
+                        f"commit; found {config.mirror.output!r} ({output})")
+    elif config.state_path.is_relative_to(output):
+        problems.append(f"key 'mirror.state': a file outside the mirror's work tree; found {config.mirror.state!r}")
+    return problems
 
 
 def load_config(path: Path | str) -> Config:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import itertools
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from newsmirror.assets import ImageLocaliser
 from newsmirror.config import Config
 from newsmirror.plan import PlanOptions, plan
 from newsmirror.progress import Reporter
-from newsmirror.publish import PublishError, publish
+from newsmirror.publish import GitRepo, PublishError, publish
 from newsmirror.records import Candidate, NewsmirrorError, RunSummary, Stage
 from newsmirror.store import Store
 from newsmirror.transform import content_hash
@@ -46,6 +48,10 @@ def run_lock(state_path: Path) -> Iterator[None]:
 
 
 def utcnow() -> datetime:
+    """Now, or the fixed instant in NEWSMIRROR_NOW (ISO 8601), so reruns and crash tests are reproducible."""
+    fixed = os.environ.get("NEWSMIRROR_NOW")
+    if fixed:
+        return datetime.fromisoformat(fixed).astimezone(timezone.utc).replace(microsecond=0)
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
@@ -85,7 +91,7 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
         decided = plan(
             candidates, store.articles_by_url(steps.canonical_urls(candidates)),
             [] if request.only is not None else store.failed_articles(), now, options,
-            force=request.force, ids_in_use=store.ids_in_use(),
+            force=request.force, ids_in_use=store.ids_in_use(steps.candidate_ids(candidates, options.id_patterns)),
         )
         localiser = ImageLocaliser(config.images, store, fetcher, root=config.output_dir) \
             if config.images.localise else None
@@ -102,19 +108,23 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
             for article_id, article, _assets in retried:
                 store.save_article(article_id, article, content_hash(article), None, stamp)
                 changed.add(article_id)
-            files = [f for o in outcomes for f in o.assets] + [f for r in retried for f in r[2]]
-            files += steps.render_changed(config, store, changed, now, full=request.rebuild)
-            reporter.stage("render", len(files))
-            reporter.advance("render", len(files))
+            retired_files = steps.retire(config, store, now, summary, changed)
+            # streamed: each file is rendered, written and dropped in turn (never the whole run in memory)
+            files = steps.counted(reporter, "render", itertools.chain(
+                (f for o in outcomes for f in o.assets), (f for r in retried for f in r[2]),
+                steps.render_changed(config, store, changed, now, full=request.rebuild)))
             reporter.stage("publish", 1)
             summary.publish = publish(config.output_dir, files, commit_message(summary, now),
-                                      config.mirror.commit_author, after_write=lambda w: steps.update_search(config, w))
+                                      config.mirror.commit_author, after_write=lambda w: steps.update_search(config, w),
+                                      remove=retired_files, managed=steps.managed_paths(config))
             reporter.advance("publish")
             store.finish_run(run_id, utcnow().isoformat(), summary.new, summary.updated, summary.unchanged,
                              summary.failed, summary.publish.commit)
     except (NewsmirrorError, OSError) as exc:
         # Nothing of this run's state was committed; keep a record of why, and let the user see it.
         error = exc if isinstance(exc, NewsmirrorError) else PublishError(str(config.output_dir), str(exc))
+        if (config.output_dir / ".git").is_dir():  # never leave the work tree dirty: back to the last commit
+            GitRepo(config.output_dir, config.mirror.commit_author).discard_uncommitted(steps.managed_paths(config))
         with store.transaction():
             store.record_failure(run_id, error.resource, error.stage.value, error.reason, stamp)
         if error is exc:
@@ -124,8 +134,14 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
 
 
 def commit_message(summary: RunSummary, now: datetime) -> str:
-    return (
-        f"newsmirror: {summary.new} new, {summary.updated} updated, {summary.failed} failed "
-        f"({now.strftime('%Y-%m-%d %H:%M')} UTC)"
-    )
+    """A subject with the run's totals and ISO timestamp, then one line per channel that changed."""
+    subject = (f"newsmirror {now.isoformat()}: {summary.new} new, {summary.updated} updated, "
+               f"{summary.removed} removed, {summary.failed} failed")
+    lines = []
+    for channel in sorted(summary.by_channel):
+        counts = summary.by_channel[channel]
+        parts = [f"{counts[kind]} {kind}" for kind in ("new", "updated", "removed", "failed") if counts.get(kind)]
+        if parts:
+            lines.append(f"{channel}: {', '.join(parts)}")
+    return subject + ("\n\n" + "\n".join(lines) if lines else "")
 

@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from newsmirror.records import NewsmirrorError, PublishResult, RenderedFile, Stage
@@ -57,6 +57,23 @@ def write_files(root: Path, files: Iterable[RenderedFile]) -> list[str]:
     return written
 
 
+def remove_files(root: Path, paths: Iterable[str]) -> list[str]:
+    """Delete mirror files that retention retired (and directories left empty); return the paths removed."""
+    removed = []
+    for path in sorted(set(paths)):
+        target = root / path
+        if not target.resolve().is_relative_to(root.resolve()):
+            raise PublishError(path, "path escapes the mirror directory")
+        if target.is_file():
+            target.unlink()
+            removed.append(path)
+            parent = target.parent
+            while parent != root and parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()
+                parent = parent.parent
+    return removed
+
+
 class GitRepo:
     """The mirror's git work tree, driven through the git CLI."""
 
@@ -83,23 +100,41 @@ class GitRepo:
         if lock.exists():  # left by a git process killed mid-commit; runs hold the state lock, so no git is running
             lock.unlink()
 
-    def commit_all(self, message: str) -> str | None:
-        """Stage everything and commit; None when the tree has no changes."""
-        self.git("add", "-A")
-        if not self.git("status", "--porcelain").stdout.strip():
+    def commit_all(self, message: str, paths: Sequence[str] = ()) -> str | None:
+        """Stage `paths` (default: the whole tree) and commit them; None when they have no changes. Only these
+        paths go into the commit: files people keep elsewhere in the tree are neither staged nor committed."""
+        known = [p for p in paths if (self.root / p).exists() or self.git("ls-files", "--", p).stdout.strip()]
+        if paths and not known:
             return None
-        self.git("commit", "-q", "--no-verify", "-m", message)
+        spec = ["--", *known] if known else []
+        self.git("add", "-A", *spec)
+        if not self.git("status", "--porcelain", "--untracked-files=no", *spec).stdout.strip():
+            return None
+        self.git("commit", "-q", "--no-verify", "-m", message, *spec)
         return self.git("rev-parse", "HEAD").stdout.strip()
 
 
+    def discard_uncommitted(self, paths: Iterable[str]) -> None:
+        """Put the managed `paths` back as the last commit has them (after a failed run), so the work tree is
+        never left dirty; files elsewhere (people's own pages) are not touched."""
+        targets = [p for p in paths if (self.root / p).exists()]
+        if not targets or self.git("rev-parse", "--verify", "-q", "HEAD", check=False).returncode != 0:
+            return
+        self.git("reset", "-q", "--", *targets, check=False)
+        self.git("checkout", "-q", "--", *targets, check=False)
+        self.git("clean", "-fdq", "--", *targets, check=False)
+
+
 def publish(root: Path, files: Iterable[RenderedFile], message: str, author: str,
-            after_write: Callable[[list[str]], None] | None = None) -> PublishResult:
-    """Write what changed, let `after_write` derive more files from the written tree (the search index),
-    then commit everything in one commit."""
+            after_write: Callable[[list[str]], None] | None = None, remove: Iterable[str] = (),
+            managed: Sequence[str] = ()) -> PublishResult:
+    """Write what changed, remove what retention retired, let `after_write` derive more files from the written
+    tree (the search index), then commit everything in one commit."""
     repo = GitRepo(root, author)
     repo.ensure()
     written = write_files(root, files)
+    removed = remove_files(root, remove)
     if after_write is not None:
-        after_write(written)
-    commit = repo.commit_all(message)
-    return PublishResult(written=tuple(written), commit=commit)
+        after_write(written + removed)
+    commit = repo.commit_all(message, managed)
+    return PublishResult(written=tuple(written), removed=tuple(removed), commit=commit)

@@ -141,6 +141,14 @@ class RunSummary:
     failures: list[ItemResult] = field(default_factory=list)
     publish: PublishResult = field(default_factory=PublishResult)
     output: str = ""
+    removed: int = 0  # pages retention took out of the work tree
+    by_channel: dict[str, dict[str, int]] = field(default_factory=dict)  # channel -> {"new": n, "updated": n, ...}
+
+    def count(self, channel: str, kind: str) -> None:
+        counts = self.by_channel.setdefault(channel, {})
+        counts[kind] = counts.get(kind, 0) + 1
+        if kind == "removed":
+            self.removed += 1
 
     @property
     def published_anything(self) -> bool:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 import segno
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -63,10 +64,12 @@ class Entry:
     title: str
     link: str
     date: str
+    external: bool = False  # a retired article: its page was removed, the entry links to the original
 
 
 def _entries(config: Config, from_path: str, states: Sequence[ArticleState], variation: str | None) -> list[Entry]:
     return [
+        Entry(state.title or state.url, state.url, short_date(state), external=True) if state.retired else
         Entry(state.title or state.url, _link(config, from_path, page_path(state.channel, state.id), variation),
               short_date(state))
         for state in states
@@ -74,7 +77,7 @@ def _entries(config: Config, from_path: str, states: Sequence[ArticleState], var
 
 
 def _link(config: Config, from_path: str, to_path: str, variation: str | None) -> str:
-    return relative_link(from_path, to_path, variation if config.mirror.link_variation else None)
+    return relative_link(from_path, to_path, config.mirror.link_suffix(variation))
 
 
 def menu(config: Config, from_path: str, channels: Sequence[str], variation: str | None = None) -> str:
@@ -90,16 +93,60 @@ def menu(config: Config, from_path: str, channels: Sequence[str], variation: str
     return " | ".join(items)
 
 
-def share_url(config: Config, path: str) -> str | None:
-    if not config.mirror.public_base_urls:
-        return None
-    return config.mirror.public_base_urls[0].rstrip("/") + "/" + path
+def public_bases(config: Config, html: bool = False) -> list[str]:
+    """The mirror's public addresses for one edition, primary first."""
+    bases = (config.editions.html_public_base_urls if html else []) or config.mirror.public_base_urls
+    return [base.rstrip("/") + "/" for base in bases]
+
+
+def share_url(config: Config, path: str, html: bool = False) -> str | None:
+    bases = public_bases(config, html)
+    return bases[0] + path if bases else None
+
+
+@dataclass(frozen=True)
+class MirrorLink:
+    label: str
+    url: str
+
+
+def failover_links(config: Config, path: str, html: bool = False) -> list[MirrorLink]:
+    """The same page on every other public mirror, so a reader whose host is blocked can switch."""
+    links: list[MirrorLink] = []
+    for base in public_bases(config, html)[1:]:
+        label = urlsplit(base).netloc or base
+        taken = sum(1 for link in links if link.label.split(" (")[0] == label)
+        links.append(MirrorLink(f"{label} ({taken + 1})" if taken else label, base + path))
+    return links
+
+
+def failover_line(config: Config, path: str) -> str:
+    links = failover_links(config, path)
+    if not links:
+        return ""
+    return f"{md_escape(config.labels.mirrors)}: " + " · ".join(f"[{md_escape(l.label)}](<{l.url}>)" for l in links)
+
+
+#: a fixed QR mask (any of the eight is valid for every reader): scoring all eight was 2/3 of a page's render time
+QR_MASK = 0
 
 
 def qr_png(url: str) -> bytes:
     buffer = io.BytesIO()
-    segno.make(url, error="m", micro=False).save(buffer, kind="png", scale=4, border=2)
+    segno.make(url, error="m", micro=False, mask=QR_MASK).save(buffer, kind="png", scale=4, border=2)
     return buffer.getvalue()
+
+
+def updated_date(state: ArticleState, article: Article) -> str:
+    """The day a page says it was updated: the later of the article's own date and the day a re-fetch found the
+    original edited; "" when that is the day it was published."""
+    updated = max((article.updated or "")[:10], (state.edited_at or "")[:10])
+    return "" if updated == (article.published or "")[:10] else updated
+
+
+def removed_notice(config: Config, state: ArticleState) -> str:
+    """"The original was removed from its site on <day>." once the source answered 404/410."""
+    return f"{config.labels.removed} {state.removed_at[:10]}." if state.removed_at else ""
 
 
 def render_article(
@@ -107,18 +154,17 @@ def render_article(
 ) -> list[RenderedFile]:
     """The article page and its QR code."""
     path = page_path(state.channel, state.id)
-    variation = state.id if config.mirror.link_variation else None
+    variation = state.id
     images = config.images
     asset_base = images.asset_base_urls[0] if images.asset_base_urls else None
-    body_html = rewrite_links(sanitize(article.body_html), path, pages_by_url, config.mirror.in_body_links, variation)
+    body_html = rewrite_links(sanitize(article.body_html), path, pages_by_url, config.mirror.in_body_links,
+                              config.mirror.link_suffix(variation))
     lead = article.lead_image
     if lead and lead.src in body_html:
         lead = None  # the body shows it already
     body_html = link_images(body_html, path, images.localise, config.labels.image_unavailable, asset_base)
     lead_link = lead and lead_image_link(lead.src, path, images.localise, asset_base)
-    updated = (article.updated or "")[:10]
-    if updated and updated == (article.published or "")[:10]:
-        updated = ""
+    updated = updated_date(state, article)
     meta = " · ".join(x for x in ((article.published or "")[:10], article.author or "",
                                    updated and f"{config.labels.updated} {updated}") if x)
     share = share_url(config, path)
@@ -126,10 +172,11 @@ def render_article(
     if config.mirror.counter_pixel:
         pixel = config.mirror.counter_pixel.format(path=path, id=state.id, channel=state.channel)
     text = _environment().get_template("article.md.j2").render(
-        article=article, meta=meta, menu=menu(config, path, [state.channel], variation),
-        promo=config.mirror.promo_markdown.strip(), lead=lead, lead_link=lead_link,
+        article=article, meta=meta, notice=removed_notice(config, state),
+        menu=menu(config, path, [state.channel], variation), promo=config.mirror.promo_markdown.strip(), lead=lead, lead_link=lead_link,
         missing=config.labels.image_unavailable, body=to_markdown(body_html), labels=config.labels,
         share_url=share, qr_file=qr_path(state.channel, state.id).rsplit("/", 1)[1], pixel=pixel,
+        mirrors=failover_line(config, path),
     )
     files = [RenderedFile(path, _normalise(text))]
     if share:
@@ -149,26 +196,34 @@ def archive_layout(total: int, page_size: int) -> int:
     return total // page_size if total > page_size else 0
 
 
+def archive_slice(total: int, page_size: int, number: int) -> tuple[int, int]:
+    """Where archive page `number` (1 = the oldest entries) starts and stops in the newest-first list."""
+    return total - number * page_size, total - (number - 1) * page_size
+
+
 def render_channel(config: Config, channel: str, states: Sequence[ArticleState],
-                   all_channels: Sequence[str] | None = None) -> list[RenderedFile]:
+                   all_channels: Sequence[str] | None = None, numbers: Collection[int] | None = None
+                   ) -> list[RenderedFile]:
     """The channel index (newest first) and its archive pages.
 
     Archive pages hold full chunks counted from the oldest entry, so they stay stable as new articles arrive;
-    the front page shows the newest `index_page_size` entries, which cover whatever no archive page holds yet."""
+    the front page shows the newest `index_page_size` entries, which cover whatever no archive page holds yet.
+    `numbers`: only these pages (0 = the front page); `states` may be a lazy sequence (only slices are read)."""
     size = config.mirror.index_page_size
     archives = archive_layout(len(states), size)
-    oldest_first = list(reversed(states))
     template = _environment().get_template("index.md.j2")
     title = config.channel_title(channel)
     description = config.channels[channel].description if channel in config.channels else ""
     files = []
     for number in range(archives + 1):
+        if numbers is not None and number not in numbers:
+            continue
         path = index_path(channel, number)
         if number == 0:
             shown = list(states[:size])
             newer, older = None, (index_path(channel, archives) if archives else None)
         else:
-            shown = list(reversed(oldest_first[(number - 1) * size: number * size]))
+            shown = list(states[slice(*archive_slice(len(states), size, number))])
             newer = index_path(channel, number + 1 if number < archives else 0)
             older = index_path(channel, number - 1) if number > 1 else None
         text = template.render(
@@ -176,12 +231,22 @@ def render_channel(config: Config, channel: str, states: Sequence[ArticleState],
             menu=menu(config, path, all_channels or config.channel_names(), channel), labels=config.labels,
             entries=_entries(config, path, shown, channel),
             newer=newer and _link(config, path, newer, channel), older=older and _link(config, path, older, channel),
+            mirrors=failover_line(config, path),
         )
         files.append(RenderedFile(path, _normalise(text)))
     return files
 
 
-def render_home(config: Config, channels: Mapping[str, Sequence[ArticleState]]) -> RenderedFile:
+KEEP_START, KEEP_END = "<!-- newsmirror:keep -->", "<!-- /newsmirror:keep -->"
+_KEPT = re.compile(re.escape(KEEP_START) + r".*?" + re.escape(KEEP_END), re.S)
+
+
+def kept_sections(old_home: str) -> str:
+    """The sections people wrote into the home page between keep markers; every render carries them over."""
+    return "\n\n".join(_KEPT.findall(old_home))
+
+
+def render_home(config: Config, channels: Mapping[str, Sequence[ArticleState]], kept: str = "") -> RenderedFile:
     per_channel = config.mirror.home_per_channel
     sections = [
         {"title": config.channel_title(name), "link": _link(config, HOME, index_path(name), "home"),
@@ -190,7 +255,7 @@ def render_home(config: Config, channels: Mapping[str, Sequence[ArticleState]]) 
     ]
     text = _environment().get_template("home.md.j2").render(
         mirror=config.mirror, labels=config.labels, channels=sections,
-        menu=menu(config, HOME, list(channels), "home"),
+        menu=menu(config, HOME, list(channels), "home"), mirrors=failover_line(config, HOME), kept=kept,
     )
     return RenderedFile(HOME, _normalise(text))
 
@@ -198,7 +263,7 @@ def render_home(config: Config, channels: Mapping[str, Sequence[ArticleState]]) 
 def render_hot(config: Config, ranked: Sequence[ArticleState], channels: Sequence[str]) -> RenderedFile:
     text = _environment().get_template("hot.md.j2").render(
         labels=config.labels, menu=menu(config, HOT, list(channels), "hot"),
-        entries=_entries(config, HOT, ranked, "hot"),
+        entries=_entries(config, HOT, ranked, "hot"), mirrors=failover_line(config, HOT),
     )
     return RenderedFile(HOT, _normalise(text))
 

@@ -12,14 +12,15 @@ and QR code, original URL, menu again, optional counter pixel). Every link betwe
 local files (mirror-relative "assets/..." made relative to the page) or, while `images.localise` is on and an image
 is still remote, a visible placeholder: a page never makes the reader's browser contact another host (the optional
 counter pixel, an explicit opt-in, is the one exception). The share URL and QR code name the page on the primary
-mirror: `public_base_urls[0]` + page path from the mirror root (e.g. ".../site/pages/city/x.html").
+mirror: `editions.html_public_base_urls[0]` (else `public_base_urls[0]`) + page path from the mirror root
+(e.g. ".../site/pages/city/x.html"); the other public addresses are listed on every page (failover links).
 """
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files as package_files
@@ -210,7 +211,7 @@ class _Context:
     profiles: dict[str, Callable[[str], str]] = field(default_factory=dict)
 
     def link(self, from_path: str, to_path: str, variation: str | None) -> str:
-        return relative_link(from_path, to_path, variation if self.config.mirror.link_variation else None)
+        return relative_link(from_path, to_path, self.config.mirror.link_suffix(variation))
 
     def article_conv(self, state: ArticleState) -> Callable[[str], str]:
         """Converts one article's own text (title, body, captions) in this edition."""
@@ -239,7 +240,9 @@ class _Context:
         return Link(self.edition.twin_label, relative_link(from_path, target), lang=self.edition.twin_lang)
 
     def entries(self, from_path: str, states: Sequence[ArticleState], variation: str | None) -> list[render.Entry]:
-        return [render.Entry(self.article_conv(s)(s.title or s.url),
+        return [render.Entry(self.article_conv(s)(s.title or s.url), s.url, render.short_date(s), external=True)
+                if s.retired else
+                render.Entry(self.article_conv(s)(s.title or s.url),
                              self.link(from_path, self.edition.path(render.page_path(s.channel, s.id)), variation),
                              render.short_date(s)) for s in states]
 
@@ -250,7 +253,8 @@ class _Context:
         csp = Markup(CSP.format(images=remote_images + images, scripts=scripts))  # fixed text: no escaping
         text = _environment().get_template(template).render(
             lang=lang or self.edition.lang or config.mirror.language, csp=csp, title=title, css=Markup(site_css()),
-            twin=self.twin(path), labels=self.labels, feed=feed and relative_link(path, feed), **values,
+            twin=self.twin(path), labels=self.labels, feed=feed and relative_link(path, feed),
+            mirrors=render.failover_links(config, path, html=True), **values,
         )
         return RenderedFile(path, _normalise(text))
 
@@ -267,7 +271,7 @@ def _origin(url: str) -> str:
 
 def qr_code(url: str) -> tuple[bytes, int]:
     """The QR code PNG of `url` (as `render.qr_png` makes it) and its width in pixels; encoded once."""
-    code = segno.make(url, error="m", micro=False)
+    code = segno.make(url, error="m", micro=False, mask=render.QR_MASK)
     buffer = io.BytesIO()
     code.save(buffer, kind="png", scale=QR_SCALE, border=QR_BORDER)
     return buffer.getvalue(), code.symbol_size(scale=QR_SCALE, border=QR_BORDER)[0]
@@ -279,9 +283,10 @@ def qr_code(url: str) -> tuple[bytes, int]:
 def render_article(ctx: _Context, state: ArticleState, article: Article) -> list[RenderedFile]:
     config, e = ctx.config, ctx.edition
     path = e.path(render.page_path(state.channel, state.id))
-    variation = state.id if config.mirror.link_variation else None
+    variation = state.id
     conv = ctx.article_conv(state)
-    body = rewrite_links(sanitize_body(article.body_html), path, ctx.pages, config.mirror.in_body_links, variation)
+    body = rewrite_links(sanitize_body(article.body_html), path, ctx.pages, config.mirror.in_body_links,
+                         config.mirror.link_suffix(variation))
     body = localise_body_images(body, path, config)
     lead = article.lead_image
     if lead and (not lead.src or lead.src in article.body_html):
@@ -293,8 +298,10 @@ def render_article(ctx: _Context, state: ArticleState, article: Article) -> list
         body = convert_html(body, profile)
         lead_html = Markup(convert_html(str(lead_html), profile)) if lead_html else ""
         promo = convert_html(promo, e.profile)
-    meta = " · ".join(x for x in ((article.published or "")[:10], conv(article.author or "")) if x)
-    share = render.share_url(config, path)
+    updated = render.updated_date(state, article)
+    meta = " · ".join(x for x in ((article.published or "")[:10], conv(article.author or ""),
+                                   updated and f"{ctx.labels.updated} {updated}") if x)
+    share = render.share_url(config, path, html=True)
     pixel, pixel_origin = None, ""
     if config.mirror.counter_pixel:
         pixel = config.mirror.counter_pixel.format(path=path, id=state.id, channel=state.channel)
@@ -308,7 +315,7 @@ def render_article(ctx: _Context, state: ArticleState, article: Article) -> list
     page = ctx.page(
         "article.html.j2", path, f"{title} · {ctx.conv(config.mirror.title)}", images=pixel_origin,
         lang=language or article.language or config.mirror.language,
-        article_title=title, meta=meta, menu=ctx.menu(path, [state.channel], variation), promo=Markup(promo),
+        article_title=title, meta=meta, notice=conv(render.removed_notice(config, state)), menu=ctx.menu(path, [state.channel], variation), promo=Markup(promo),
         lead=lead_html, body=Markup(body), share_url=share, qr=qr, original_url=article.url,
         original_link=article.url.startswith(REMOTE), pixel=pixel,
     )
@@ -318,23 +325,25 @@ def render_article(ctx: _Context, state: ArticleState, article: Article) -> list
     return out
 
 
-def render_channel(ctx: _Context, channel: str, states: Sequence[ArticleState]) -> list[RenderedFile]:
+def render_channel(ctx: _Context, channel: str, states: Sequence[ArticleState],
+                   numbers: Collection[int] | None = None) -> list[RenderedFile]:
     """The channel's front index (newest `index_page_size`) and its archive pages, exactly as the Markdown edition
     pages them (full chunks counted from the oldest entry, so archive pages stay stable)."""
     config, e = ctx.config, ctx.edition
     size = config.mirror.index_page_size
     archives = render.archive_layout(len(states), size)
-    oldest_first = list(reversed(states))
     title = ctx.conv(config.channel_title(channel))
     description = config.channels[channel].description if channel in config.channels else ""
     out = []
     for number in range(archives + 1):
+        if numbers is not None and number not in numbers:
+            continue
         path = e.path(render.index_path(channel, number))
         if number == 0:
             shown = list(states[:size])
             newer, older = None, (render.index_path(channel, archives) if archives else None)
         else:
-            shown = list(reversed(oldest_first[(number - 1) * size: number * size]))
+            shown = list(states[slice(*render.archive_slice(len(states), size, number))])
             newer = render.index_path(channel, number + 1 if number < archives else 0)
             older = render.index_path(channel, number - 1) if number > 1 else None
         heading = f"{title} ({number})" if number else title
@@ -387,11 +396,13 @@ def render_search(ctx: _Context) -> list[RenderedFile]:
 
 
 def render_feeds(ctx: _Context, channels: Mapping[str, Sequence[ArticleState]],
-                 records: Callable[[str], Article | None] | None) -> list[RenderedFile]:
-    """One Atom feed per channel and one for the whole mirror (newest `feed_size` entries each)."""
+                 records: Callable[[str], Article | None] | None,
+                 only: Collection[str] | None = None) -> list[RenderedFile]:
+    """One Atom feed per channel (or only for the channels in `only`) and one for the whole mirror (newest
+    `feed_size` entries each)."""
     config, e = ctx.config, ctx.edition
     size = config.editions.feed_size
-    public = render.share_url(config, e.root + "/")
+    public = render.share_url(config, e.root + "/", html=True)
     summaries: dict[str, str] = {}
 
     def summary(state: ArticleState) -> str:
@@ -405,6 +416,7 @@ def render_feeds(ctx: _Context, channels: Mapping[str, Sequence[ArticleState]],
     def feed(name: str, title: str, states: Sequence[ArticleState], alternate: str) -> RenderedFile:
         path = e.feed(name)
         entries = [FeedEntry(s.url, ctx.article_conv(s)(s.title or s.url),
+                             s.url if s.retired else
                              (public or "") + render.page_path(s.channel, s.id).removesuffix(".md") + ".html",
                              s.published or s.first_seen, summary(s)) for s in states[:size]]
         return RenderedFile(path, render_feed(Feed(
@@ -416,8 +428,9 @@ def render_feeds(ctx: _Context, channels: Mapping[str, Sequence[ArticleState]],
 
     mirror_title = ctx.conv(config.mirror.title)
     out = [feed(name, f"{ctx.conv(config.channel_title(name))} · {mirror_title}", states,
-                render.index_path(name).removesuffix(".md") + ".html") for name, states in channels.items()]
-    everything = {s.id: s for states in channels.values() for s in states}
+                render.index_path(name).removesuffix(".md") + ".html") for name, states in channels.items()
+           if only is None or name in only]
+    everything = {s.id: s for states in channels.values() for s in states[:size]}  # the newest overall are here
     newest = sorted(everything.values(), key=lambda s: (s.published or s.first_seen or "", s.id), reverse=True)
     out.append(feed("all", mirror_title, newest, "index.html"))
     return out
@@ -437,20 +450,62 @@ def render_site(config: Config, articles: Iterable[tuple[ArticleState, Article]]
     `articles`: the articles whose pages are rendered this run; `channels`: each channel's published articles,
     newest first; `hot`: ranked; `pages_by_url`: canonical URL -> Markdown page path ("pages/<ch>/<id>.md").
     `records` (e.g. `store.article_record`) gives feed entries a summary; without it entries have none."""
-    articles = list(articles)
     out: list[RenderedFile] = []
+    contexts = site_contexts(config, channels, pages_by_url)
+    for state, article in articles:
+        for ctx in contexts:
+            out += render_article(ctx, state, article)
+    out += render_lists(contexts, channels, hot, records)
+    return out
+
+
+class _EditionPages(Mapping[str, str]):
+    """Canonical URL -> this edition's page path, looked up per link (never a copy of the whole map)."""
+
+    def __init__(self, markdown_pages: Mapping[str, str], edition: Edition):
+        self.markdown_pages, self.edition = markdown_pages, edition
+
+    def get(self, url: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        found = self.markdown_pages.get(url)
+        return self.edition.path(found) if found else default
+
+    def __getitem__(self, url: str) -> str:
+        return self.edition.path(self.markdown_pages[url])
+
+    def __iter__(self):
+        return iter(self.markdown_pages)
+
+    def __len__(self) -> int:
+        return len(self.markdown_pages)
+
+
+def site_contexts(config: Config, channels: Mapping[str, Sequence[ArticleState]],
+                  pages_by_url: Mapping[str, str]) -> list[_Context]:
+    """One rendering context per edition (the original, and the converted one when configured)."""
+    contexts = []
     for edition in editions(config):
         conv = text_converter(edition.profile)
-        pages = {url: edition.path(md) for url, md in pages_by_url.items()} if articles else {}
-        ctx = _Context(config, edition, list(channels), _converted_labels(config.labels, conv), conv, pages)
-        for state, article in articles:
-            out += render_article(ctx, state, article)
+        contexts.append(_Context(config, edition, list(channels), _converted_labels(config.labels, conv), conv,
+                                 _EditionPages(pages_by_url, edition)))
+    return contexts
+
+
+def render_lists(contexts: Sequence[_Context], channels: Mapping[str, Sequence[ArticleState]],
+                 hot: Sequence[ArticleState], records: Callable[[str], Article | None] | None = None,
+                 index_numbers: Mapping[str, Collection[int]] | None = None) -> list[RenderedFile]:
+    """Every edition's indexes, home page, hot list, feeds and search page; with `index_numbers`, only those
+    index pages of those channels (and only their feeds)."""
+    out: list[RenderedFile] = []
+    for ctx in contexts:
         for name, states in channels.items():
-            out += render_channel(ctx, name, states)
+            if index_numbers is None:
+                out += render_channel(ctx, name, states)
+            elif name in index_numbers:
+                out += render_channel(ctx, name, states, index_numbers[name])
         out.append(render_home(ctx, channels))
         out.append(render_hot(ctx, hot))
-        out += render_feeds(ctx, channels, records)
-        if config.editions.search:
+        out += render_feeds(ctx, channels, records, None if index_numbers is None else index_numbers)
+        if ctx.config.editions.search:
             out += render_search(ctx)
     return out
 

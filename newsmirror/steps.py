@@ -9,11 +9,14 @@ import asyncio
 import multiprocessing
 import os
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import replace
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
-from newsmirror import convert, render, render_html
+from newsmirror import convert, regenerate, render, render_html, retention
 from newsmirror import hot
 from newsmirror.assets import ImageFailure, ImageLocaliser
 from newsmirror.browser import render_page_async
@@ -21,13 +24,14 @@ from newsmirror.config import Config, ConfigError, Source
 from newsmirror.decode import decode_html
 from newsmirror.discover import DiscoverError, parse_feed, parse_listing, parse_sitemap, parse_url_list
 from newsmirror.extract import ExtractOptions, extract_article
-from newsmirror.fetch import Fetcher, FetchRequest
-from newsmirror.ids import canonical_url
+from newsmirror.fetch import Fetcher, FetchRequest, page_problem
+from newsmirror.ids import article_id as new_article_id, canonical_url
 from newsmirror.plan import Plan, retry_delay
 from newsmirror.progress import Reporter
 from newsmirror.records import (Article, Candidate, ExtractError, FetchedPage, FetchError, FetchTask, ItemResult,
                                 NewsmirrorError, RenderedFile, RunSummary, Stage)
 from newsmirror.resolve import ResolvingTransport
+from newsmirror.robots import robots_for
 from newsmirror.search import build_search, missing_index
 from newsmirror.siterules import SiteRules, SiteRulesError
 from newsmirror.store import ArticleState, Store
@@ -35,6 +39,7 @@ from newsmirror.transform import content_hash
 
 PROCESS_POOL_THRESHOLD = 8  # below this many pages, extract in a thread: a process pool costs more than it saves
 CacheUpdate = tuple[str, str | None, str | None]
+GONE = frozenset({404, 410})  # a published article answering these was removed at its source
 
 
 def fetcher(config: Config) -> Fetcher:
@@ -44,6 +49,19 @@ def fetcher(config: Config) -> Fetcher:
 
 def canonical_urls(candidates: list[Candidate]) -> list[str]:
     return sorted({canonical_url(c.url) for c in candidates})
+
+
+def candidate_ids(candidates: list[Candidate], id_patterns: dict[str, str | None]) -> set[str]:
+    """The ids new candidates would take (so plan checks collisions against those, not every stored id)."""
+    return {new_article_id(c.url, id_patterns.get(c.source)) for c in candidates}
+
+
+def counted(reporter: Reporter, stage: str, files: Iterable[RenderedFile]) -> Iterator[RenderedFile]:
+    """Pass files through, advancing the reporter's `stage` as each one is produced."""
+    reporter.stage(stage, None)
+    for file in files:
+        reporter.advance(stage)
+        yield file
 
 
 # -- discover -------------------------------------------------------------------------------------------------
@@ -76,6 +94,9 @@ async def _read_source(source: Source, store: Store, fetcher: Fetcher
         return parse_url_list(source), [], None
     assert source.url is not None
     try:
+        refusal = await robots_for(fetcher).refusal(source.url) if source.robots else None
+        if refusal:
+            raise FetchError(source.url, refusal, retryable=True)
         page = await _conditional_fetch(source.url, store, fetcher)
         if page.not_modified:
             return [], [], None
@@ -154,7 +175,7 @@ def _executor(task_count: int) -> Executor:
     if task_count < PROCESS_POOL_THRESHOLD or (os.cpu_count() or 1) < 2:
         return ThreadPoolExecutor(max_workers=1)
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["newsmirror.extract"])
+    context.set_forkserver_preload(["newsmirror.extract", "newsmirror.imaging"])
     return ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=context)
 
 
@@ -167,19 +188,25 @@ async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, task
     reporter.stage("fetch", len(tasks))
     reporter.stage("extract", len(tasks))
     in_browser = {s.name for s in config.sources if s.render_js}
+    refused = await _robots_refusals(config, fetcher, tasks)
     requests = []
     for task in tasks:
-        if task.candidate.source in in_browser:
+        if task.candidate.source in in_browser or task in refused:
             continue
         etag, last_modified = store.cache_entry(task.url) if task.reason in {"changed", "retry"} else (None, None)
         requests.append(FetchRequest(task.url, etag=etag, last_modified=last_modified, key=task))
     loop = asyncio.get_running_loop()
     pending: list[asyncio.Future] = []
-    outcomes: list[Outcome] = []
-    with _executor(len(tasks)) as executor:
+    outcomes = [Outcome(task, error=FetchError(task.url, reason, retryable=True)) for task, reason in refused.items()]
+    reporter.advance("fetch", len(refused))
+    reporter.advance("extract", len(refused))
+    with _executor(len(tasks)) as executor, _images_on(localiser, executor):
         async for request, result in _fetch_all(fetcher, requests, tasks, in_browser, config):
             task: FetchTask = request.key  # type: ignore[assignment]
             reporter.advance("fetch")
+            problem = None if isinstance(result, FetchError) else page_problem(result)
+            if problem:  # an image, a PDF, an empty body: not an article
+                result = FetchError(task.url, problem, status=result.status)  # type: ignore[union-attr]
             if isinstance(result, FetchError):
                 outcomes.append(Outcome(task, error=result))
                 reporter.advance("extract")
@@ -192,6 +219,33 @@ async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, task
                 pending.append(asyncio.ensure_future(_finish(future, task, result, localiser, reporter)))
         outcomes += await asyncio.gather(*pending)
     return outcomes
+
+
+@contextmanager
+def _images_on(localiser: ImageLocaliser | None, executor: Executor) -> Iterator[None]:
+    """Image recompression shares the extraction pool (the CPU-bound work on every core) while it is open."""
+    if localiser is None or localiser.executor is not None or not isinstance(executor, ProcessPoolExecutor):
+        yield
+        return
+    localiser.executor = executor
+    try:
+        yield
+    finally:
+        localiser.executor = None
+
+
+async def _robots_refusals(config: Config, fetcher: Fetcher, tasks: tuple[FetchTask, ...]) -> dict[FetchTask, str]:
+    """Tasks that robots.txt forbids, for sources with `robots = true` (retries: by the source's host)."""
+    obeying = {s.name for s in config.sources if s.robots}
+    hosts = {urlsplit(s.url).netloc for s in config.sources if s.robots and s.url}
+    refused = {}
+    for task in tasks:
+        source = task.candidate.source
+        if source in obeying or (source == "retry" and urlsplit(task.url).netloc in hosts):
+            reason = await robots_for(fetcher).refusal(task.url)
+            if reason:
+                refused[task] = reason
+    return refused
 
 
 async def _fetch_all(fetcher: Fetcher, requests: list[FetchRequest], tasks: tuple[FetchTask, ...],
@@ -262,13 +316,22 @@ def apply_outcomes(store: Store, outcomes: list[Outcome], decided: Plan, now: da
         existing = store.article(task.article_id)
         store.ensure_article(task.article_id, task.url, task.channels[0], stamp)
         store.add_channels(task.article_id, task.channels, stamp)
-        if outcome.error is not None:
+        if outcome.error is not None and existing is not None and existing.status == "ok" \
+                and getattr(outcome.error, "status", None) in GONE:
+            # the original disappeared: the mirrored page stays and says since when
+            reason = f"original removed at the source ({outcome.error.reason}); the mirrored page stays"
+            if store.mark_removed(task.article_id, stamp):
+                store.record_failure(run_id, task.url, outcome.error.stage.value, reason, stamp)
+                changed.add(task.article_id)
+            result = ItemResult(task.url, outcome.error.stage, True, task.article_id, "removed", reason)
+        elif outcome.error is not None:
             attempts = (existing.attempts if existing else 0) + 1
             retry_at = (now + retry_delay(attempts, config.mirror.retry_base_minutes)).isoformat()
             store.mark_failed(task.article_id, outcome.error.stage.value, outcome.error.reason, retry_at, stamp)
             store.record_failure(run_id, task.url, outcome.error.stage.value, outcome.error.reason, stamp)
             result = ItemResult(task.url, outcome.error.stage, False, task.article_id, "failed", str(outcome.error))
             summary.failed += 1
+            summary.count(task.channels[0], "failed")
             summary.failures.append(result)
         elif outcome.not_modified:
             store.mark_seen(task.article_id, task.candidate.source_version, stamp)
@@ -284,12 +347,16 @@ def apply_outcomes(store: Store, outcomes: list[Outcome], decided: Plan, now: da
             for failure in outcome.image_failures:
                 store.record_failure(run_id, failure.src, "image", failure.reason.split("] ", 1)[-1], stamp)
             setattr(summary, kind, getattr(summary, kind) + 1)
+            summary.count(task.channels[0], kind)
+            if kind == "updated":
+                store.mark_edited(task.article_id, stamp)
             if kind != "unchanged":
                 changed.add(task.article_id)
             result = ItemResult(task.url, Stage.EXTRACT, True, task.article_id, kind)
         reporter.item(result)
     for article_id, channels in decided.new_channels:
         store.add_channels(article_id, channels, stamp)
+        changed.add(article_id)  # its new channels' index pages list it now
     summary.unchanged += len(decided.unchanged)
     return changed
 
@@ -298,42 +365,83 @@ def apply_outcomes(store: Store, outcomes: list[Outcome], decided: Plan, now: da
 
 
 def render_changed(config: Config, store: Store, changed: set[str], now: datetime,
-                   full: bool = False) -> list[RenderedFile]:
-    """Both editions: pages of changed (or missing) articles, every index, the home page, the hot list
-    (and for the HTML edition its feeds and search page). Unchanged files are skipped when written."""
-    channels = {name: store.published_articles(name) for name in _all_channels(config, store)}
-    channels = {name: states for name, states in channels.items() if states or name in config.channel_names()}
-    pages_by_url = {url: render.page_path(channel, article_id) for url, (article_id, channel) in store.url_map().items()}
+                   full: bool = False) -> Iterator[RenderedFile]:
+    """Both editions, one file at a time: pages of changed articles, the index pages they touch
+    (`regenerate.index_pages`), the home page, the hot list (and for the HTML edition the touched feeds and
+    the search page). Everything (and every article page missing on disk) when `full` or when the render
+    configuration changed since the last run. Unchanged files are skipped when written."""
+    names = _all_channels(config, store)
+    channels = {name: regenerate.ChannelEntries(store, name) for name in names}
+    channels = {name: states for name, states in channels.items() if len(states) or name in config.channel_names()}
+    pages_by_url = regenerate.PagesByUrl(store)
     hot = hot_list(config, store, now)
     root = config.output_dir
     editions = config.editions
+    everything = full or regenerate.render_needs_all(config, store)
+    numbers = None if everything else \
+        regenerate.index_pages(config, store, channels, changed | set(store.retired_at(now.isoformat())))
 
     def stale(state: ArticleState) -> bool:
         paths = [render.page_path(state.channel, state.id)] if editions.markdown else []
         paths += render_html.page_paths(config, state) if editions.html else []
         return full or state.id in changed or not all((root / p).exists() for p in paths)
 
-    articles = []
-    for state in store.published_articles():
-        article = store.article_record(state.id) if stale(state) else None
-        if article is not None:
-            articles.append((state, article))
-    files: list[RenderedFile] = []
+    def articles() -> Iterator[tuple[ArticleState, Article]]:
+        states = (s for s in store.published_articles() if stale(s)) if everything else \
+            (s for s in map(store.article, sorted(changed)) if s is not None and s.status == "ok")
+        for state in states:
+            if state.retired:
+                continue  # retention removed its page; its entries link to the original
+            article = store.article_record(state.id)
+            if article is not None:
+                yield state, article
+
+    contexts = render_html.site_contexts(config, channels, pages_by_url) if editions.html else []
+    for state, article in articles():
+        if editions.markdown:
+            yield from render.render_article(config, state, article, pages_by_url)
+        for ctx in contexts:
+            yield from render_html.render_article(ctx, state, article)
     if editions.markdown:
-        for state, article in articles:
-            files += render.render_article(config, state, article, pages_by_url)
         for name, states in channels.items():
-            files += render.render_channel(config, name, states, list(channels))
-        files.append(render.render_home(config, channels))
-        files.append(render.render_hot(config, hot, list(channels)))
-    if editions.html:
-        files += render_html.render_site(config, articles, channels, hot, pages_by_url, records=store.article_record)
-    return files
+            if numbers is None or name in numbers:
+                yield from render.render_channel(config, name, states, list(channels),
+                                                 None if numbers is None else numbers[name])
+        home = config.output_dir / render.HOME
+        old_home = home.read_text(encoding="utf-8", errors="replace") if home.is_file() else ""
+        yield render.render_home(config, channels, kept=render.kept_sections(old_home))
+        yield render.render_hot(config, hot, list(channels))
+    yield from render_html.render_lists(contexts, channels, hot, store.article_record, numbers)
+    regenerate.remember(config, store)
 
 
 def _all_channels(config: Config, store: Store) -> list[str]:
     names = config.channel_names()
     return names + sorted(c for c in store.counts() if c not in names)
+
+
+def managed_paths(config: Config) -> list[str]:
+    """What newsmirror writes in the mirror's work tree; anything else there belongs to people and is left alone."""
+    paths = [render.HOME, "indexes", "pages", "assets"]
+    if config.editions.html:
+        paths.append(config.editions.html_dir.strip("/") or "site")
+    return paths
+
+
+def retire(config: Config, store: Store, now: datetime, summary: RunSummary, changed: set[str]) -> list[str]:
+    """Apply retention: mark the articles it selects as retired in state; return their page files to remove.
+    Pages whose text links to a retired article join `changed`, so their link goes back to the original URL."""
+    names = _all_channels(config, store)
+    if not any(retention.policy_for(config, name).active for name in names):
+        return []
+    channels = {name: store.published_articles(name) for name in names}
+    protected = {state.id for state in hot_list(config, store, now)}
+    chosen = retention.select_retired(config, channels, protected, now)
+    store.retire([state.id for state in chosen], now.isoformat())
+    changed.update(store.articles_linking_to([state.url for state in chosen]))
+    for state in chosen:
+        summary.count(state.channel, "removed")
+    return [path for state in chosen for path in retention.page_files(config, state)]
 
 
 def hot_list(config: Config, store: Store, now: datetime) -> list[ArticleState]:

@@ -11,7 +11,7 @@ import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from newsmirror.records import Article, ImageRef
 
@@ -112,6 +112,15 @@ MIGRATIONS: list[str] = [
         imported TEXT NOT NULL
     );
     """,
+    # incremental rendering: index pages are read a slice at a time in this order; `settings` keeps the
+    # signature of the render configuration the mirror's pages were last rendered with
+    """
+    CREATE INDEX articles_newest ON articles(status, coalesce(published, first_seen), id);
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
     # remotes: last_pushed is the mirror commit the remote has received (its backlog is what came after);
     # remote_head is the remote branch's tip, which differs when the mirror's commits were rebased onto host edits
     """
@@ -119,6 +128,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE remotes ADD COLUMN last_success TEXT;
     ALTER TABLE remotes ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE remotes ADD COLUMN target TEXT;
+    """,
+    # notices on article pages: when the original disappeared at its source (404/410), when a re-fetch found it edited
+    """
+    ALTER TABLE articles ADD COLUMN removed_at TEXT;
+    ALTER TABLE articles ADD COLUMN edited_at TEXT;
     """,
 ]
 
@@ -140,6 +154,8 @@ class ArticleState:
     content_hash: str | None
     first_seen: str
     retired: str | None = None  # when retention removed its page (the entry then links to the original URL)
+    removed_at: str | None = None  # when the original answered 404/410 (the page stays, with a notice)
+    edited_at: str | None = None  # when a re-fetch last found the original edited
 
     @property
     def date(self) -> str:
@@ -254,7 +270,7 @@ class Store:
                 channels=tuple((r["chans"] or "").split()), title=r["title"], published=r["published"],
                 status=r["status"], attempts=r["attempts"], next_retry=r["next_retry"],
                 source_version=r["source_version"], content_hash=r["content_hash"], first_seen=r["first_seen"],
-                retired=r["retired"],
+                retired=r["retired"], removed_at=r["removed_at"], edited_at=r["edited_at"],
             )
             for r in rows
         ]
@@ -285,12 +301,29 @@ class Store:
             + order, (channel,)
         )
 
+    def articles_linking_to(self, urls: list[str]) -> set[str]:
+        """Ids of pages still in the mirror whose article text mentions one of `urls` (to re-render their links)."""
+        found: set[str] = set()
+        for url in urls:
+            rows = self.db.execute("SELECT id FROM articles WHERE status = 'ok' AND retired IS NULL "
+                                   "AND instr(record, ?) > 0", (url,))
+            found.update(r["id"] for r in rows)
+        return found
+
     def retire(self, article_ids: list[str], now: str) -> None:
         self.db.executemany("UPDATE articles SET retired = ? WHERE id = ? AND retired IS NULL",
                             [(now, article_id) for article_id in article_ids])
 
-    def ids_in_use(self) -> dict[str, str]:
-        return {r["id"]: r["url"] for r in self.db.execute("SELECT id, url FROM articles")}
+    def ids_in_use(self, ids: Iterable[str] | None = None) -> dict[str, str]:
+        """Stored id -> URL; only for `ids` when given (what a run's new candidates would take)."""
+        if ids is None:
+            return {r["id"]: r["url"] for r in self.db.execute("SELECT id, url FROM articles")}
+        wanted, found = sorted(set(ids)), {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            rows = self.db.execute(f"SELECT id, url FROM articles WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            found.update({r["id"]: r["url"] for r in rows})
+        return found
 
     def ensure_article(self, article_id: str, url: str, channel: str, now: str) -> None:
         self.db.execute(
@@ -310,11 +343,21 @@ class Store:
         self.db.execute(
             "UPDATE articles SET title = ?, published = ?, updated = ?, content_hash = ?, record = ?, "
             "status = 'ok', attempts = 0, last_error = NULL, last_stage = NULL, next_retry = NULL, "
-            "source_version = coalesce(?, source_version), last_seen = ?, "
+            "source_version = coalesce(?, source_version), last_seen = ?, removed_at = NULL, "
             "last_changed = CASE WHEN content_hash IS ? THEN last_changed ELSE ? END WHERE id = ?",
             (article.title, article.published, article.updated, content_hash, article_to_json(article),
              source_version, now, content_hash, now, article_id),
         )
+
+    def mark_removed(self, article_id: str, now: str) -> bool:
+        """The original is gone at its source: keep the page, note when (the first time). True if newly noted."""
+        return self.db.execute(
+            "UPDATE articles SET removed_at = ?, last_seen = ?, attempts = 0, next_retry = NULL "
+            "WHERE id = ? AND removed_at IS NULL", (now, now, article_id),
+        ).rowcount > 0
+
+    def mark_edited(self, article_id: str, now: str) -> None:
+        self.db.execute("UPDATE articles SET edited_at = ? WHERE id = ?", (now, article_id))
 
     def mark_seen(self, article_id: str, source_version: str | None, now: str) -> None:
         self.db.execute(
@@ -337,6 +380,57 @@ class Store:
         """Canonical URL -> (article id, primary channel) for every article with a page."""
         rows = self.db.execute("SELECT url, id, channel FROM articles WHERE status = 'ok' AND retired IS NULL")
         return {r["url"]: (r["id"], r["channel"]) for r in rows}
+
+    # -- incremental rendering: one channel's entries a slice at a time, never the whole mirror ---------------
+
+    _IN_CHANNEL = "a.status = 'ok' AND a.id IN (SELECT article_id FROM article_channels WHERE channel = ?)"
+
+    def channel_count(self, channel: str) -> int:
+        return self.db.execute(f"SELECT count(*) FROM articles a WHERE {self._IN_CHANNEL}", (channel,)).fetchone()[0]
+
+    def channel_slice(self, channel: str, offset: int, limit: int) -> list[ArticleState]:
+        """Entries `offset` .. `offset + limit` of `published_articles(channel)` (newest first)."""
+        return self._article_states(f"WHERE {self._IN_CHANNEL} ORDER BY coalesce(a.published, a.first_seen) DESC, "
+                                    "a.id DESC LIMIT ? OFFSET ?", (channel, limit, offset))
+
+    def channel_position(self, channel: str, article_id: str) -> int | None:
+        """How many of the channel's entries are newer than this article (its index, newest first)."""
+        row = self.db.execute("SELECT coalesce(published, first_seen) AS k FROM articles WHERE id = ?",
+                              (article_id,)).fetchone()
+        if row is None:
+            return None
+        return self.db.execute(f"SELECT count(*) FROM articles a WHERE {self._IN_CHANNEL} AND "
+                               "(coalesce(a.published, a.first_seen), a.id) > (?, ?)",
+                               (channel, row["k"], article_id)).fetchone()[0]
+
+    def channels_of(self, ids: Iterable[str]) -> dict[str, set[str]]:
+        """Channel -> which of `ids` it lists."""
+        found: dict[str, set[str]] = {}
+        wanted = sorted(set(ids))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            rows = self.db.execute("SELECT article_id, channel FROM article_channels WHERE article_id IN "
+                                   f"({','.join('?' * len(chunk))})", chunk)
+            for r in rows:
+                found.setdefault(r["channel"], set()).add(r["article_id"])
+        return found
+
+    def page_of_url(self, url: str) -> tuple[str, str] | None:
+        """(article id, primary channel) of the page for a canonical URL, as in `url_map`."""
+        row = self.db.execute("SELECT id, channel FROM articles WHERE url = ? AND status = 'ok' AND retired IS NULL",
+                              (url,)).fetchone()
+        return (row["id"], row["channel"]) if row else None
+
+    def retired_at(self, stamp: str) -> list[str]:
+        return [r["id"] for r in self.db.execute("SELECT id FROM articles WHERE retired = ?", (stamp,))]
+
+    def setting(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return row["value"] if row else None
+
+    def save_setting(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
 
     def counts(self) -> dict[str, dict[str, int]]:
         rows = self.db.execute(

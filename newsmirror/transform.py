@@ -41,14 +41,13 @@ def sanitize(body_html: str) -> str:
     )
 
 
-def relative_link(from_path: str, to_path: str, variation: str | None = None) -> str:
-    """A relative link between two mirror files; `variation` appends `?<variation>` (per-page URL variation)."""
-    link = posixpath.relpath(to_path, posixpath.dirname(from_path) or ".")
-    return f"{link}?{variation}" if variation else link
+def relative_link(from_path: str, to_path: str, suffix: str = "") -> str:
+    """A relative link between two mirror files; `suffix` (link variation, e.g. "?abc123") is appended as is."""
+    return posixpath.relpath(to_path, posixpath.dirname(from_path) or ".") + suffix
 
 
 def rewrite_links(
-    body_html: str, page_path: str, pages_by_url: Mapping[str, str], policy: str, variation: str | None = None
+    body_html: str, page_path: str, pages_by_url: Mapping[str, str], policy: str, suffix: str = ""
 ) -> str:
     """Point links to mirrored articles at their mirror page; treat the others by `policy`:
     keep (unchanged), text (plain text), neutralise (plain text followed by the URL as code, not clickable)."""
@@ -59,7 +58,7 @@ def rewrite_links(
         href = (link.get("href") or "").strip()
         target = pages_by_url.get(canonical_url(href)) if href.startswith(("http://", "https://")) else None
         if target:
-            link.set("href", relative_link(page_path, target, variation))
+            link.set("href", relative_link(page_path, target, suffix))
         elif policy == "text" or (policy == "neutralise" and href):
             tail = link.tail or ""
             if policy == "neutralise":

@@ -6,7 +6,7 @@ PAGES = {"https://n.example/a/rain.html": "pages/city/rain.md"}
 def test_relative_links_between_mirror_files():
     assert relative_link("pages/world/a.md", "pages/city/b.md") == "../city/b.md"
     assert relative_link("README.md", "indexes/world.md") == "indexes/world.md"
-    assert relative_link("indexes/world.md", "README.md", "world") == "../README.md?world"
+    assert relative_link("indexes/world.md", "README.md", "?world") == "../README.md?world"
 
 
 def test_links_to_mirrored_articles_become_relative():
