@@ -2,15 +2,19 @@
 
 One `Fetcher` owns one `httpx.AsyncClient`. It limits concurrency per host and overall, paces request starts per
 host, retries transient failures with exponential back-off (honouring `Retry-After`), sends conditional GETs,
-caps body size while streaming and never decodes the body.
+caps body size while streaming (after decompressing gzip/deflate itself, so the cap bounds a gzip bomb) and never
+decodes text: charsets are `decode.py`'s job.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import time
+import zlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 
 import httpx
 
@@ -19,8 +23,14 @@ from newsmirror.records import FetchedPage, FetchError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF = 30.0  # seconds; cap on one computed back-off delay
-MAX_RETRY_AFTER = 60.0  # seconds; cap on a server's Retry-After
+MAX_RETRY_AFTER = 60.0  # seconds; default cap on a server's Retry-After (fetch.max_retry_after)
 ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+ACCEPT_ENCODING = "gzip, deflate"  # decoded here, under the size cap (a gzip bomb stops at max_bytes)
+# What an article page may be: no media type, text/*, or an XML/XHTML type; plus file signatures of things that
+# are not pages whatever their header says.
+PAGE_TYPES = ("text/", "application/xhtml+xml", "application/xml")
+NOT_A_PAGE = ((b"%PDF-", "a PDF"), (b"\x89PNG", "a PNG image"), (b"GIF8", "a GIF image"), (b"\xff\xd8\xff", "a JPEG image"),
+              (b"PK\x03\x04", "a ZIP archive"), (b"\x1f\x8b", "gzip data"))
 
 
 @dataclass(frozen=True)
@@ -64,15 +74,37 @@ def parse_content_type(value: str | None) -> tuple[str | None, str | None]:
     return media.strip().lower() or None, charset
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """The seconds form of Retry-After, capped at MAX_RETRY_AFTER; None for absent or HTTP-date forms."""
+def retry_after_seconds(value: str | None, now: float | None = None, cap: float = MAX_RETRY_AFTER) -> float | None:
+    """Retry-After (seconds or an HTTP date) as seconds from `now` (epoch), capped at `cap`; None when absent or
+    unreadable."""
     if value is None:
         return None
     try:
         seconds = float(value.strip())
     except ValueError:
+        try:
+            moment = parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment.tzinfo is None:
+            return None
+        seconds = moment.timestamp() - (time.time() if now is None else now)
+    return min(max(seconds, 0.0), cap) if seconds == seconds else None
+
+
+def page_problem(page: FetchedPage) -> str | None:
+    """Why a fetched body cannot be an article page (empty, an image, a PDF ...), or None."""
+    if page.not_modified:
         return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER) if seconds == seconds else None
+    if not page.body.strip():
+        return f"empty response (HTTP {page.status} with no body)"
+    media = page.content_type
+    if media and not media.startswith(PAGE_TYPES) and not media.endswith("+xml"):
+        return f"not an HTML page (Content-Type {media})"
+    for signature, what in NOT_A_PAGE:
+        if page.body.startswith(signature):
+            return f"not an HTML page (the body is {what}, Content-Type {media or 'missing'})"
+    return None
 
 
 def backoff_delay(settings: FetchSettings, retry: int) -> float:
@@ -119,7 +151,7 @@ class Fetcher:
             follow_redirects=True,
             max_redirects=s.max_redirects,
             limits=httpx.Limits(max_connections=s.total_concurrency, max_keepalive_connections=s.total_concurrency),
-            headers={"User-Agent": s.user_agent, "Accept": ACCEPT},
+            headers={"User-Agent": s.user_agent, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING},
         )
         return self
 
@@ -188,7 +220,7 @@ class Fetcher:
             raise FetchError(url, f"unsupported URL scheme in redirect: {exc}") from exc
         except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             raise _Retry(f"connection error: {type(exc).__name__}: {exc}") from exc
-        except httpx.DecodingError as exc:
+        except (httpx.DecodingError, zlib.error) as exc:
             raise FetchError(url, f"could not decode response body: {exc}") from exc
         except httpx.HTTPError as exc:
             raise FetchError(url, f"{type(exc).__name__}: {exc}") from exc
@@ -211,7 +243,7 @@ class Fetcher:
                 not_modified=True,
             )
         if status in RETRY_STATUSES:
-            after = retry_after_seconds(response.headers.get("Retry-After"))
+            after = retry_after_seconds(response.headers.get("Retry-After"), cap=self.settings.max_retry_after)
             raise _Retry(f"HTTP {status}", status=status, after=after)
         if status >= 500:  # not retried now, but a later run may succeed
             raise FetchError(url, f"HTTP {status} {response.reason_phrase}".rstrip(), status=status, retryable=True)
@@ -230,18 +262,38 @@ class Fetcher:
         )
 
     async def _read_body(self, url: str, response: httpx.Response) -> bytes:
+        """The body, decompressed here (gzip/deflate) so that `max_bytes` caps what it grows to, not only
+        what crossed the wire: a gzip bomb stops after at most max_bytes + 1 decompressed bytes."""
         limit = self.settings.max_bytes
         too_big = f"response larger than {limit} bytes"
         length = response.headers.get("Content-Length")
         if length is not None and length.strip().isdigit() and int(length) > limit:
             raise FetchError(url, too_big, status=response.status_code)
+        encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            inflater = None
+        elif encoding in ("gzip", "x-gzip", "deflate"):
+            inflater = zlib.decompressobj(zlib.MAX_WBITS | (16 if "gzip" in encoding else 0))
+        else:
+            raise FetchError(url, f"unsupported Content-Encoding {encoding!r}", status=response.status_code)
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
+        async for raw in response.aiter_raw():
+            if inflater is None:
+                data = raw
+            else:
+                if encoding == "deflate" and not chunks and raw[:1] and raw[0] & 0x0F != 8:
+                    inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate without the zlib header
+                data = inflater.decompress(raw, limit - size + 1)
+                if inflater.unconsumed_tail:  # more output waiting than the cap allows
+                    raise FetchError(url, f"{too_big} once decompressed", status=response.status_code)
+            size += len(data)
             if size > limit:
-                raise FetchError(url, too_big, status=response.status_code)
-            chunks.append(chunk)
+                raise FetchError(url, too_big if inflater is None else f"{too_big} once decompressed",
+                                 status=response.status_code)
+            chunks.append(data)
+        if inflater is not None:
+            chunks.append(inflater.flush())
         return b"".join(chunks)
 
     async def fetch_many(self, requests: Iterable[FetchRequest]) -> AsyncIterator[Result]:

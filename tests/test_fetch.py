@@ -379,4 +379,6 @@ def test_retry_after_seconds():
     assert retry_after_seconds("5") == 5.0
     assert retry_after_seconds("3600") == 60.0
     assert retry_after_seconds("-3") == 0.0
-    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") is None
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # an HTTP date in the past
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412470.0) == 20.0
+    assert retry_after_seconds("soon") is None

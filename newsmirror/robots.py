@@ -1,0 +1,56 @@
+"""robots.txt, for sources that ask for it (`robots = true`), parsed with protego.
+
+Each host's robots.txt is fetched once per run (one cache per `Fetcher`, which lives for one run) through the same
+fetcher, so its politeness limits apply. RFC 9309: a robots.txt that does not exist (4xx) allows everything; one
+that cannot be read (5xx, timeout, refused) disallows everything for this run, and the URLs are retried next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import urlsplit
+from weakref import WeakKeyDictionary
+
+from protego import Protego
+
+from newsmirror.fetch import Fetcher
+from newsmirror.records import FetchError
+
+_caches: WeakKeyDictionary[Fetcher, RobotsCache] = WeakKeyDictionary()
+
+
+class RobotsCache:
+    def __init__(self, fetcher: Fetcher):
+        self.fetcher = fetcher
+        self._rules: dict[str, asyncio.Future[Protego | str | None]] = {}
+
+    async def refusal(self, url: str) -> str | None:
+        """Why `url` may not be fetched ("disallowed by robots.txt", "robots.txt unavailable: ..."), or None."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in self._rules:
+            self._rules[origin] = asyncio.ensure_future(self._load(origin))
+        rules = await self._rules[origin]
+        if isinstance(rules, str):
+            return rules
+        if rules is not None and not rules.can_fetch(url, self.fetcher.settings.user_agent):
+            return f"disallowed by {origin}/robots.txt"
+        return None
+
+    async def _load(self, origin: str) -> Protego | str | None:
+        """Parsed rules; None when there is no robots.txt; a reason string when it could not be read."""
+        try:
+            page = await self.fetcher.fetch(f"{origin}/robots.txt")
+        except FetchError as exc:
+            if exc.status is not None and 400 <= exc.status < 500:
+                return None
+            return f"robots.txt unavailable ({exc.reason}); not fetched this run"
+        return Protego.parse(page.body[:512_000].decode("utf-8", errors="replace"))
+
+
+def robots_for(fetcher: Fetcher) -> RobotsCache:
+    """The run's robots.txt cache (one per fetcher)."""
+    cache = _caches.get(fetcher)
+    if cache is None:
+        cache = _caches[fetcher] = RobotsCache(fetcher)
+    return cache
