@@ -75,11 +75,12 @@ def summary_line(report: SizeReport) -> str:
 
 
 def warnings(report: SizeReport, budgets: SizeBudgets, shown: int = 10) -> list[str]:
-    """One line per budget exceeded (at most `shown` files, then a count)."""
+    """One line per budget exceeded (at most `shown` files, then a count); `report` measured with `budgets`."""
+    over = [(path, size) for path, size in report.over_file_budget if size > budgets.file_budget_mb * MB]
     lines = [f"SIZE WARNING {path}: {human(size)}, over the per-file budget of {budgets.file_budget_mb:g} MB "
-             f"(git hosts reject files over 100 MB)" for path, size in report.over_file_budget[:shown]]
-    if len(report.over_file_budget) > shown:
-        lines.append(f"SIZE WARNING {len(report.over_file_budget) - shown} more file(s) over the per-file budget")
+             f"(git hosts reject files over 100 MB)" for path, size in over[:shown]]
+    if len(over) > shown:
+        lines.append(f"SIZE WARNING {len(over) - shown} more file(s) over the per-file budget")
     if report.history_bytes > budgets.repo_budget_mb * MB:
         lines.append(f"SIZE WARNING repository: history {human(report.history_bytes)}, over the repo budget of "
                      f"{budgets.repo_budget_mb:g} MB (`newsmirror compact` drops the history where it is not needed)")

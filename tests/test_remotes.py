@@ -295,3 +295,46 @@ def test_remote_and_size_keys_are_documented():
     for model in (Remote, SizeBudgets):
         for key in model.model_fields:
             assert f"`{key}`" in readme, f"{model.__name__}.{key}"
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "newsmirror", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_cli_status_push_and_compact(tmp_path):
+    bare_repo(tmp_path / "up.git")
+    (tmp_path / "newsmirror.toml").write_text(
+        '[mirror]\noutput = "mirror"\nstate = "state.db"\n'
+        f'[[remotes]]\nname = "up"\nurl = "file://{tmp_path}/up.git"\nallow_force = true\n'
+        f'[[remotes]]\nname = "down"\nurl = "git://127.0.0.1:{free_port()}/x.git"\nretries = 0\n'
+    )
+    config = make_config(tmp_path)
+    commit(config, {"README.md": "one\n"})
+    tip = commit(config, {"README.md": "two\n"})
+
+    pushed = cli("push", cwd=tmp_path)
+    assert pushed.returncode == 1  # one remote failed
+    assert pushed.stdout == f"pushed up: 2 commit(s) to main {tip[:10]}\n"
+    assert pushed.stderr.startswith("PUSH FAILED down git://127.0.0.1:") and pushed.stderr.count("\n") == 1
+    assert cli("push", "up", cwd=tmp_path).stdout == "pushed up: up to date (main)\n"
+    assert cli("push", "nope", cwd=tmp_path).returncode == 2
+
+    status = cli("status", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    up = lines.index(next(ln for ln in lines if ln.strip().startswith("up ")))
+    assert "up.git" in lines[up] and "markdown -> main" in lines[up]
+    assert f"last pushed {tip[:10]}" in lines[up + 1] and "0 commit(s) behind; last error: none" in lines[up + 1]
+    down = lines.index(next(ln for ln in lines if ln.strip().startswith("down ")))
+    assert "last pushed nothing yet; 2 commit(s) behind; last error: unreachable" in lines[down + 1]
+    assert any(ln.startswith("size: history ") for ln in lines)
+
+    refused = cli("compact", cwd=tmp_path)
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    done = cli("compact", "--yes", cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.startswith("compacted the markdown edition to one commit ")
+    assert "history " in done.stdout and "pushed up: 1 commit(s) to main" in done.stdout and "(forced)" in done.stdout
+    assert git(tmp_path / "up.git", "rev-list", "--count", "main") == "1"
