@@ -161,16 +161,16 @@ class Responses:
 class PixelProtocol(asyncio.Protocol):
     """One connection: parse requests with httptools, answer each with a prebuilt response."""
 
-    __slots__ = ("service", "transport", "parser", "url", "size", "head", "active")
+    __slots__ = ("service", "transport", "parser", "url", "size", "active", "closed")
 
     def __init__(self, service: "CounterService"):
         self.service = service
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.url = b""
-        self.size = 0  # bytes received since the last complete request (a header streamed slowly)
-        self.head = 0  # bytes of the current request's target and headers
+        self.size = 0  # bytes received since the last complete request (headers are not buffered: no on_header)
         self.active = True  # a request completed since the last idle sweep
+        self.closed = False  # answered with close (or failed): ignore the rest of what was pipelined
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self.transport = transport
@@ -198,14 +198,10 @@ class PixelProtocol(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._fail(self.service.responses.bad)
         except httptools.HttpParserError:
-            if self.transport is not None and not self.transport.is_closing():
+            if not self.closed:
                 self._fail(self.service.responses.bad)
-        if self.size > MAX_HEAD and self.transport is not None and not self.transport.is_closing():
+        if self.size > MAX_HEAD and not self.closed:
             self._fail(self.service.responses.too_big)
-
-    def on_message_begin(self) -> None:
-        self.url = b""
-        self.head = 0
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -213,24 +209,20 @@ class PixelProtocol(asyncio.Protocol):
             self._fail(self.service.responses.too_long)
             raise httptools.HttpParserError("target too long")
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.head += len(name) + len(value) + 4
-        if self.head > MAX_HEAD:
-            self._fail(self.service.responses.too_big)
-            raise httptools.HttpParserError("headers too large")
-
     def on_message_complete(self) -> None:
         transport = self.transport
-        if transport is None or transport.is_closing():
+        if transport is None or self.closed:
             return
         self.active = True
         self.size = 0
+        url, self.url = self.url, b""
         service = self.service
         responses = service.responses
-        method = self.parser.get_method()
-        keep = self.parser.should_keep_alive() and self.parser.get_http_version() == "1.1"
+        parser = self.parser
+        method = parser.get_method()
+        keep = parser.should_keep_alive() and parser.get_http_version() == "1.1"
         if method == b"GET":
-            page = service.targets.page(self.url)
+            page = service.pages.get(url) or service.targets.page(url)
             if page is not None:
                 today = service.today
                 today[page] = today.get(page, 0) + 1
@@ -242,11 +234,13 @@ class PixelProtocol(asyncio.Protocol):
             keep = False
         if not keep:
             transport.close()
+            self.closed = True
 
     def _fail(self, response: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(response)
             self.transport.close()
+        self.closed = True
 
 
 @dataclass(frozen=True)
@@ -267,6 +261,7 @@ class CounterService:
         self.connections: set[PixelProtocol] = set()
         self.writer = Writer(config)
         self.targets = Targets({}, False)
+        self.pages = self.targets.pages  # the exact-match fast path of targets.page()
         self.counts: dict[str, dict[str, int]] = {}  # day -> page -> views not yet written
         self.day = utc_day(time.time())
         self.today = self.counts.setdefault(self.day, {})
@@ -277,7 +272,7 @@ class CounterService:
 
     async def start(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
-        self.targets = await asyncio.wrap_future(self.writer.targets())
+        self._use(await asyncio.wrap_future(self.writer.targets()))
         self.server = await loop.create_server(lambda: PixelProtocol(self), sock=sock, backlog=4096)
         now = time.monotonic()
         self._next = {"flush": now + self.options.flush_seconds, "refresh": now + self.options.refresh_seconds,
@@ -332,9 +327,12 @@ class CounterService:
 
     async def _refresh(self) -> None:
         try:
-            self.targets = await asyncio.wrap_future(self.writer.targets())
+            self._use(await asyncio.wrap_future(self.writer.targets()))
         except Exception as exc:  # keep counting with the old set; say why
             sys.stderr.write(f"counter: reloading pages from {self.config.state_path} failed ({exc})\n")
+
+    def _use(self, targets: Targets) -> None:
+        self.targets, self.pages = targets, targets.pages
 
     def _sweep(self) -> None:
         for conn in list(self.connections):
