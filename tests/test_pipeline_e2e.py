@@ -152,7 +152,7 @@ def test_crash_before_commit_converges(demo_site, tmp_path, monkeypatch):
     crashed = make_config(demo_site, tmp_path / "a")
     clean = make_config(demo_site, tmp_path / "b")
 
-    def die(self, message):
+    def die(self, message, paths=()):
         raise KeyboardInterrupt("killed during commit")
 
     with monkeypatch.context() as patch:

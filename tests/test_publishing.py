@@ -208,3 +208,22 @@ def test_examples_call_real_commands_with_real_options():
     assert crontab and all(len(l.split()) > 5 for l in crontab)
     timer = (EXAMPLES / "newsmirror.timer").read_text()
     assert "OnUnitActiveSec=30min" in timer and "RandomizedDelaySec" in timer
+
+
+def test_a_second_run_exits_with_a_clear_message_while_one_holds_the_lock(demo_site, tmp_path):
+    import fcntl
+
+    config_file = write_demo_config(demo_site, tmp_path)
+    lock_path = tmp_path / "state.db.lock"
+    with open(lock_path, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running `newsmirror run` holds it
+        second = subprocess.run([sys.executable, "-m", "newsmirror", "run"], cwd=tmp_path, capture_output=True,
+                                text=True, timeout=60)
+    assert second.returncode == 2 and "another newsmirror run holds this mirror's lock" in second.stderr
+    assert str(lock_path) in second.stderr and "Traceback" not in second.stderr
+    assert not (tmp_path / "mirror").exists()  # nothing written
+    # the lock file left behind (as by a killed run) is not a lock: the next run proceeds
+    third = subprocess.run([sys.executable, "-m", "newsmirror", "run", "-q"], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=120)
+    assert third.returncode == 0, third.stderr
+    assert config_file.exists()

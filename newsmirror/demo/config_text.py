@@ -23,10 +23,13 @@ description = "A mirror of the Harbour Light demo site, made by newsmirror."
 language = "en"
 output = {_q(output)}                 # git work tree that receives the Markdown pages
 state = {_q(state)}                   # SQLite file remembering what was fetched
-# Where readers find the mirror; the first one is used for the share link and QR code.
-public_base_urls = ["https://git.example.org/demo/mirror/src/branch/main/"]
+# Where readers find the mirror, in order: the first is used for the share link and QR code; every page links to
+# the same page on the others, so a reader whose host is blocked can switch.
+public_base_urls = ["https://git.example.org/demo/mirror/src/branch/main/",
+                    "https://backup.example.net/demo-mirror/-/blob/main/"]
+# html_public_base_urls under [editions] would give the HTML edition its own addresses (a static host).
 # counter_pixel = "https://counter.example.org/p/{{path}}"   # optional view counter, {{path}} = page path
-link_variation = false                # true: add "?<id>" to links between mirror pages
+link_variation = false                # e.g. "?{{id}}": a suffix on links between mirror pages (dodges URL blocklists)
 in_body_links = "keep"                # links inside articles: keep | text | neutralise
 index_page_size = 30                  # articles per channel index page
 home_per_channel = 5                  # latest articles per channel on the home page
@@ -44,6 +47,7 @@ older = "较早"
 hot_empty = "暂无阅读数据：读者打开页面后，这里会自动出现热门文章。"
 updated = "更新于"
 more = "更多"
+mirrors = "其他镜像"
 
 # Which editions to write: Markdown pages for git hosts, and a static HTML site in site/ with search and feeds.
 # `convert` adds a second HTML edition converted by OpenCC (s2t: Simplified -> Traditional) under site/zh-hant/.
