@@ -246,15 +246,19 @@ def kept_sections(old_home: str) -> str:
     return "\n\n".join(_KEPT.findall(old_home))
 
 
-def render_home(config: Config, channels: Mapping[str, Sequence[ArticleState]], kept: str = "") -> RenderedFile:
+def render_home(config: Config, channels: Mapping[str, Sequence[ArticleState]], kept: str = "",
+                hot: Sequence[ArticleState] = ()) -> RenderedFile:
+    """The home page: the hot list's top entries (once there are views), then the newest of each channel."""
     per_channel = config.mirror.home_per_channel
     sections = [
         {"title": config.channel_title(name), "link": _link(config, HOME, index_path(name), "home"),
          "entries": _entries(config, HOME, states[:per_channel], "home"), "more": len(states) > per_channel}
         for name, states in channels.items()
     ]
+    hot_section = {"title": config.labels.hot, "link": _link(config, HOME, HOT, "home"),
+                   "entries": _entries(config, HOME, hot[:per_channel], "home")} if hot else None
     text = _environment().get_template("home.md.j2").render(
-        mirror=config.mirror, labels=config.labels, channels=sections,
+        mirror=config.mirror, labels=config.labels, channels=sections, hot=hot_section,
         menu=menu(config, HOME, list(channels), "home"), mirrors=failover_line(config, HOME), kept=kept,
     )
     return RenderedFile(HOME, _normalise(text))

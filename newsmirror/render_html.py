@@ -357,7 +357,8 @@ def render_channel(ctx: _Context, channel: str, states: Sequence[ArticleState],
     return out
 
 
-def render_home(ctx: _Context, channels: Mapping[str, Sequence[ArticleState]]) -> RenderedFile:
+def render_home(ctx: _Context, channels: Mapping[str, Sequence[ArticleState]],
+                hot: Sequence[ArticleState] = ()) -> RenderedFile:
     config, e = ctx.config, ctx.edition
     path, per_channel = e.home, config.mirror.home_per_channel
     sections = [
@@ -366,9 +367,12 @@ def render_home(ctx: _Context, channels: Mapping[str, Sequence[ArticleState]]) -
          "more": len(states) > per_channel}
         for name, states in channels.items()
     ]
+    ranked = list({s.id: s for s in hot}.values())[:per_channel]
+    hot_section = {"title": ctx.labels.hot, "link": ctx.link(path, e.path(render.HOT), "home"),
+                   "entries": ctx.entries(path, ranked, "home")} if ranked else None
     title = ctx.conv(config.mirror.title)
     return ctx.page("home.html.j2", path, title, feed=e.feed("all"), heading=title,
-                    description=ctx.conv(config.mirror.description), channels=sections,
+                    description=ctx.conv(config.mirror.description), channels=sections, hot=hot_section,
                     menu=ctx.menu(path, list(channels), "home"))
 
 
@@ -502,7 +506,7 @@ def render_lists(contexts: Sequence[_Context], channels: Mapping[str, Sequence[A
                 out += render_channel(ctx, name, states)
             elif name in index_numbers:
                 out += render_channel(ctx, name, states, index_numbers[name])
-        out.append(render_home(ctx, channels))
+        out.append(render_home(ctx, channels, hot))
         out.append(render_hot(ctx, hot))
         out += render_feeds(ctx, channels, records, None if index_numbers is None else index_numbers)
         if ctx.config.editions.search:

@@ -409,7 +409,7 @@ def render_changed(config: Config, store: Store, changed: set[str], now: datetim
                                                  None if numbers is None else numbers[name])
         home = config.output_dir / render.HOME
         old_home = home.read_text(encoding="utf-8", errors="replace") if home.is_file() else ""
-        yield render.render_home(config, channels, kept=render.kept_sections(old_home))
+        yield render.render_home(config, channels, kept=render.kept_sections(old_home), hot=hot)
         yield render.render_hot(config, hot, list(channels))
     yield from render_html.render_lists(contexts, channels, hot, store.article_record, numbers)
     regenerate.remember(config, store)

@@ -82,3 +82,45 @@ def test_hot_list_reads_state_keeps_only_published_articles_and_hot_size(tmp_pat
         from datetime import timedelta
         east = datetime(2026, 11, 27, 1, 0, tzinfo=timezone(timedelta(hours=8)))
         assert [s.id for s in hot_list(wider, store, east)] == ["b", "c", "a"]
+
+
+def test_pixel_views_reach_the_hot_list_the_home_pages_and_both_editions(demo_site, tmp_path):
+    """The whole loop: pages embed the pixel, the counter counts requests for it, the next run ranks them."""
+    import re
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    from conftest import make_config
+    from test_counter import Running
+
+    from newsmirror.counter import CounterOptions
+    from newsmirror.pipeline import RunRequest, run_once
+    from newsmirror.progress import QUIET, Reporter
+
+    config = make_config(demo_site, tmp_path, counter_pixel="https://counter.example/p/{path}")
+    run_once(config, Reporter(QUIET))
+    root = config.output_dir
+    with Store(config.state_path) as store:
+        first, second = store.published_articles()[2:4]
+    running = Running(config, CounterOptions(flush_seconds=0.2))
+    try:
+        for state, times in ((first, 2), (second, 5)):
+            md = (root / f"pages/{state.channel}/{state.id}.md").read_text("utf-8")
+            html = (root / f"site/pages/{state.channel}/{state.id}.html").read_text("utf-8")
+            for page in (md, html):
+                pixel = re.search(r'<img src="(https://counter\.example/p/[^"]+)"', page)[1]
+                for _ in range(times):
+                    with urllib.request.urlopen(f"http://127.0.0.1:{running.port}{urlsplit(pixel).path}") as reply:
+                        assert reply.headers["Cache-Control"] == "no-store"
+    finally:
+        running.stop()
+    run_once(config, Reporter(QUIET), RunRequest(only=()))
+    hot_md = (root / "indexes/hot.md").read_text("utf-8")
+    assert hot_md.index(f"{second.id}.md") < hot_md.index(f"{first.id}.md")
+    home = (root / "README.md").read_text("utf-8")
+    section = home.split(f"## [{config.labels.hot}](indexes/hot.md)", 1)[1].split("\n## ", 1)[0]
+    assert section.index(f"{second.id}.md") < section.index(f"{first.id}.md")
+    site_home = (root / "site/index.html").read_text("utf-8")
+    hot_html = site_home.split('<ol class="ls">', 1)[1].split("</ol>", 1)[0]
+    assert hot_html.index(f"{second.id}.html") < hot_html.index(f"{first.id}.html")
+    assert f"{second.id}.html" in (root / "site/indexes/hot.html").read_text("utf-8")
