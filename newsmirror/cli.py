@@ -263,14 +263,14 @@ def serve_counter(config_path: Path | None, host: str | None, port: int | None, 
     config = _load(config_path)
     settings = config.counter
     pixel_template(config)
-    sock = bind(host or settings.host, settings.port if port is None else port)
-    address, bound_port = sock.getsockname()[:2]
     workers = processes or settings.processes
+    socks = bind(host or settings.host, settings.port if port is None else port, workers)
+    address, bound_port = socks[0].getsockname()[:2]
     click.echo(f"counting views at http://{address}:{bound_port}/ ({workers} process(es), counts written every "
                f"{settings.flush_seconds:g} s to {config.state_path}; SIGTERM or Ctrl-C flushes and stops)", err=True)
     options = CounterOptions(settings.flush_seconds, settings.refresh_seconds, settings.timeout,
                              settings.max_connections)
-    sys.exit(run_counter(config, sock, workers, options))
+    sys.exit(run_counter(config, socks, workers, options))
 
 
 @main.group()

@@ -8,7 +8,7 @@ the database or any log (there is no access log).
 Speed: an `asyncio.Protocol` on uvloop parsing with httptools, responses prebuilt once a second (they carry the
 Date), counts held in memory per process and written to SQLite every `flush_seconds` by a writer thread and on
 SIGTERM/SIGINT. A hard crash loses at most the last `flush_seconds` of counts. With `processes > 1` the parent binds
-one listening socket and forks workers that share it; each worker flushes its own counts.
+one SO_REUSEPORT socket per worker on the same address, then forks the workers; each flushes its own counts.
 """
 
 from __future__ import annotations
@@ -394,11 +394,17 @@ def run_worker(config: Config, sock: socket.socket, options: CounterOptions) -> 
         loop.close()
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, processes: int = 1) -> list[socket.socket]:
+    """One listening socket per worker, all on one address (SO_REUSEPORT: the kernel spreads connections evenly;
+    one socket shared by forked workers leaves most connections to whichever wakes first). Port 0: any free port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.create_server((host, port), family=family, backlog=4096)
-    sock.setblocking(False)
-    return sock
+    reuse = processes > 1 and hasattr(socket, "SO_REUSEPORT")
+    first = socket.create_server((host, port), family=family, backlog=4096, reuse_port=reuse)
+    socks = [first] + [socket.create_server((host, first.getsockname()[1]), family=family, backlog=4096,
+                                            reuse_port=True) for _ in range(processes - 1 if reuse else 0)]
+    for sock in socks:
+        sock.setblocking(False)
+    return socks
 
 
 def _raise_file_limit(connections: int) -> None:
@@ -408,13 +414,14 @@ def _raise_file_limit(connections: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
-def serve_counter(config: Config, sock: socket.socket, processes: int, options: CounterOptions) -> int:
-    """Run `processes` workers on the bound `sock` (forked after bind, sharing it) until SIGTERM/SIGINT."""
+def serve_counter(config: Config, socks: list[socket.socket], processes: int, options: CounterOptions) -> int:
+    """Run `processes` workers until SIGTERM/SIGINT, forked after binding: worker i serves `socks[i]` (or all
+    share `socks[0]` when there is one socket)."""
     pixel_template(config)
     Store(config.state_path).close()  # migrate once, before the workers open it
     _raise_file_limit(options.max_connections)
     if processes <= 1:
-        return run_worker(config, sock, options)
+        return run_worker(config, socks[0], options)
     children: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
@@ -426,20 +433,25 @@ def serve_counter(config: Config, sock: socket.socket, processes: int, options: 
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    for _ in range(processes):
+    for index in range(processes):
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            mine = socks[index % len(socks)]
+            for other in socks:
+                if other is not mine:
+                    other.close()
             code = 1
             try:
-                code = run_worker(config, sock, options)
+                code = run_worker(config, mine, options)
             finally:
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)
         children.append(pid)
-    sock.close()
+    for sock in socks:
+        sock.close()
     status = 0
     for child in children:
         while True:

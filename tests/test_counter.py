@@ -55,7 +55,7 @@ class Running:
 
         self.loop = uvloop.new_event_loop()
         self.service = CounterService(config, options)
-        self.sock = bind("127.0.0.1", 0)
+        self.sock = bind("127.0.0.1", 0)[0]
         self.port = self.sock.getsockname()[1]
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
