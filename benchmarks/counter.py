@@ -7,7 +7,7 @@ in the design we generalise), both on 127.0.0.1, driven by wrk in the same run.
 For each round and connection count, nginx and the counter run one after the other (which goes first alternates)
 with the same wrk duration, threads and connections; each server starts fresh and is stopped cleanly (nginx: SIGQUIT,
 which writes its log buffer; the counter: SIGTERM, which flushes its counts). Printed per run: req/s, p99 latency,
-wrk's completed requests, the views stored (counter: in SQLite; nginx: pixel lines in its access log) and whether
+the server's CPU time per request (steadier than req/s on a busy machine), wrk's completed requests, the views stored (counter: in SQLite; nginx: pixel lines in its access log) and whether
 they are equal. wrk stops with up to one request in flight per connection, which the server answered (and counted or
 logged) but wrk no longer read, so both servers may store up to `connections` more than wrk completed; a second check
 sends a fixed number of requests and reads every response, where stored must equal answered. Then the medians per
@@ -151,6 +151,11 @@ class Counter:
         line = self.process.stderr.readline().decode()
         self.port = int(re.search(r"http://127\.0\.0\.1:(\d+)/", line)[1])
         wait_for(self.port)
+        deadline = time.monotonic() + 20  # the workers are forked after the bind
+        while self.processes > 1 and len(psutil.Process(self.process.pid).children()) < self.processes:
+            if time.monotonic() > deadline:
+                raise SystemExit("the counter's workers did not start")
+            time.sleep(0.05)
         return self.port
 
     def pids(self) -> list[int]:
@@ -188,6 +193,15 @@ class Result:
     completed: int
     errors: str
     stored: int
+    cpu_us: float  # the server's CPU time (all its processes) per completed request
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        times = psutil.Process(pid).cpu_times()
+        total += times.user + times.system
+    return total
 
 
 def _ms(text: str) -> float:
@@ -208,9 +222,12 @@ def run_wrk(port: int, connections: int, duration: float, threads: int) -> tuple
 
 def measure(server, connections: int, duration: float, threads: int) -> Result:
     port = server.start()
+    pids = server.pids()
+    before = cpu_seconds(pids)
     rps, p99, completed, errors = run_wrk(port, connections, duration, threads)
+    cpu = cpu_seconds(pids) - before
     stored = server.stop()
-    return Result(server.name, connections, rps, p99, completed, errors, stored)
+    return Result(server.name, connections, rps, p99, completed, errors, stored, cpu / max(completed, 1) * 1e6)
 
 
 async def _client(port: int, requests: int) -> int:
@@ -283,7 +300,7 @@ def main() -> None:
         print(f"{os.cpu_count()} CPUs; nginx worker_processes={args.processes} (access_log combined buffer=64k); "
               f"counter processes={args.processes}; wrk -t{args.threads} -d{args.duration:g}s, {args.rounds} "
               f"round(s); load average {os.getloadavg()[0]:.2f}")
-        print(f"{'server':8} {'conns':>5} {'req/s':>10} {'p99':>9} {'completed':>10} {'stored':>10}  "
+        print(f"{'server':8} {'conns':>5} {'req/s':>10} {'p99':>9} {'cpu/req':>9} {'completed':>10} {'stored':>10}  "
               "stored = completed?")
         results: list[Result] = []
         for round_ in range(args.rounds):
@@ -296,6 +313,7 @@ def main() -> None:
                     exact = "yes" if extra == 0 else (f"+{extra} (in flight when wrk stopped)"
                                                       if 0 < extra <= connections else f"NO ({extra:+d})")
                     print(f"{result.server:8} {connections:5d} {result.rps:10.0f} {result.p99_ms:7.2f}ms "
+                          f"{result.cpu_us:7.1f}us "
                           f"{result.completed:10d} {result.stored:10d}  {exact}"
                           + (f"  [{result.errors}]" if result.errors else ""), flush=True)
         print(f"\nmedians over {args.rounds} round(s):")
@@ -304,9 +322,11 @@ def main() -> None:
                     for name in ("nginx", "counter")}
             rps = {name: statistics.median(r.rps for r in rs) for name, rs in runs.items()}
             p99 = {name: statistics.median(r.p99_ms for r in rs) for name, rs in runs.items()}
+            cpu = {name: statistics.median(r.cpu_us for r in rs) for name, rs in runs.items()}
             print(f"  {connections:3d} connections: nginx {rps['nginx']:8.0f} req/s, counter {rps['counter']:8.0f} "
                   f"req/s: {rps['counter'] / rps['nginx']:.2f}x;  p99 nginx {p99['nginx']:.2f} ms, "
-                  f"counter {p99['counter']:.2f} ms")
+                  f"counter {p99['counter']:.2f} ms;  server CPU per request nginx {cpu['nginx']:.1f} us, "
+                  f"counter {cpu['counter']:.1f} us")
         print("\nfixed count (50 connections x 400 requests, every response read before stopping):")
         for server in servers:
             answered, stored = fixed_count(server, 50, 400)
