@@ -77,7 +77,7 @@ def load_targets(config: Config, store: Store) -> Targets:
     template = pixel_template(config)
     pages: dict[bytes, str] = {}
     for state in store.published_articles():
-        if getattr(state, "retired", False):
+        if state.retired:  # retention removed its page
             continue
         paths = [render.page_path(state.channel, state.id)] if config.editions.markdown else []
         paths += render_html.page_paths(config, state) if config.editions.html else []
