@@ -139,7 +139,8 @@ def import_log(config: Config, store: Store, path: Path, log_format: LogFormat =
         if not head:
             return ImportResult(str(path), 0, 0, 0, 0, 0)
         # the log may have grown since it was last imported: look it up by its first 1..16 lines
-        known = [(fingerprint(head[:k]), store.imported_lines(fingerprint(head[:k]))) for k in range(1, len(head) + 1)]
+        keys = [fingerprint(head[:k]) for k in range(1, len(head) + 1)]
+        known = [(key, store.imported_lines(key)) for key in keys]
         old_keys = [key for key, lines in known if lines]
         skip = max((lines for _, lines in known), default=0)
         with _open(path) as handle:
@@ -150,6 +151,6 @@ def import_log(config: Config, store: Store, path: Path, log_format: LogFormat =
         store.add_view_counts([(page, day, n) for (page, day), n in sorted(counts.items())])
         for key in old_keys:
             store.forget_import(key)
-        store.record_import(fingerprint(head), max(total, skip), stamp)
+        store.record_import(keys[-1], max(total, skip), stamp)
     return ImportResult(str(path), total, min(skip, total), sum(counts.values()), len({p for p, _ in counts}),
                         ignored)
