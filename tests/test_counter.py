@@ -113,6 +113,18 @@ def test_targets_cover_every_edition_of_every_page(tmp_path):
     assert targets.page(b"/p/pages/world/a9.md") is None
 
 
+def test_targets_from_a_template_with_id_channel_and_query(tmp_path):
+    config = make_mirror(tmp_path)
+    mirror = config.mirror.model_copy(update={"counter_pixel": "https://c.example/v.gif?c={channel}&a={id}"})
+    config = config.model_copy(update={"mirror": mirror})
+    with Store(config.state_path) as store:
+        targets = load_targets(config, store)
+    assert targets.keep_query
+    assert targets.page(b"/v.gif?c=world&a=a1") == "pages/world/a1.md"  # both editions share it: the first
+    assert targets.page(b"/v.gif?c=world&a=a1&x=1") is None
+    assert targets.page(b"/v.gif") is None
+
+
 def test_pixel_response_and_exact_counts_per_page(counter):
     config, running = counter
     reply = request(running.port, get("/p/pages/world/a1.md"))
@@ -257,9 +269,9 @@ def _spawn(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, int]:
     return process, port
 
 
-@pytest.mark.parametrize("processes", [1, 2])
-def test_cli_flushes_on_sigterm_and_keeps_nothing_about_clients(tmp_path, processes):
-    """Counts exist only in memory (flush interval one hour) until SIGTERM; afterwards every byte the service
+@pytest.mark.parametrize("processes, stop", [(1, signal.SIGTERM), (2, signal.SIGINT)])
+def test_cli_flushes_on_signal_and_keeps_nothing_about_clients(tmp_path, processes, stop):
+    """Counts exist only in memory (flush interval one hour) until SIGTERM/SIGINT; afterwards every byte the service
     wrote (stdout, stderr, the database and its WAL) is searched for the client's address, agent and referrer."""
     config = make_mirror(tmp_path, flush_seconds=3600)
     before = set(os.listdir(tmp_path))
@@ -274,7 +286,7 @@ def test_cli_flushes_on_sigterm_and_keeps_nothing_about_clients(tmp_path, proces
         request(port, b"BROKEN\r\n\r\n", source=client)
         assert views(config) == {}  # nothing written yet: the flush interval is an hour
     finally:
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop)
         _, err = process.communicate(timeout=20)
     assert process.returncode == 0, err
     assert views(config) == {PAGES[0]: 10, PAGES[1]: 10, PAGES[2]: 10}
