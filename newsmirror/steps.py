@@ -316,6 +316,8 @@ def apply_outcomes(store: Store, outcomes: list[Outcome], decided: Plan, now: da
         existing = store.article(task.article_id)
         store.ensure_article(task.article_id, task.url, task.channels[0], stamp)
         store.add_channels(task.article_id, task.channels, stamp)
+        if existing is not None and existing.status == "ok" and set(task.channels) - set(existing.channels):
+            changed.add(task.article_id)  # listed in a new channel: that channel's index pages change
         if outcome.error is not None and existing is not None and existing.status == "ok" \
                 and getattr(outcome.error, "status", None) in GONE:
             # the original disappeared: the mirrored page stays and says since when
@@ -377,7 +379,7 @@ def render_changed(config: Config, store: Store, changed: set[str], now: datetim
     hot = hot_list(config, store, now)
     root = config.output_dir
     editions = config.editions
-    everything = full or regenerate.render_needs_all(config, store)
+    everything = full or regenerate.render_needs_all(config, store, list(channels))
     numbers = None if everything else \
         regenerate.index_pages(config, store, channels, changed | set(store.retired_at(now.isoformat())))
 
@@ -412,7 +414,7 @@ def render_changed(config: Config, store: Store, changed: set[str], now: datetim
         yield render.render_home(config, channels, kept=render.kept_sections(old_home), hot=hot)
         yield render.render_hot(config, hot, list(channels))
     yield from render_html.render_lists(contexts, channels, hot, store.article_record, numbers)
-    regenerate.remember(config, store)
+    regenerate.remember(config, store, list(channels))
 
 
 def _all_channels(config: Config, store: Store) -> list[str]:
