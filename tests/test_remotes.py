@@ -338,3 +338,48 @@ def test_cli_status_push_and_compact(tmp_path):
     assert done.returncode == 0 and done.stdout.startswith("compacted the markdown edition to one commit ")
     assert "history " in done.stdout and "pushed up: 1 commit(s) to main" in done.stdout and "(forced)" in done.stdout
     assert git(tmp_path / "up.git", "rev-list", "--count", "main") == "1"
+
+
+def test_rebase_keeps_deletions_and_a_host_delete_of_a_page_the_mirror_changes_conflicts(tmp_path):
+    srv = tmp_path / "srv"
+    srv.mkdir()
+    bare_repo(srv / "m.git")
+    url = f"file://{srv}/m.git"
+    config = make_config(tmp_path, {"name": "host", "url": url})
+    commit(config, {"pages/old.md": "old\n", "pages/kept.md": "kept\n", "README.md": "home\n"})
+    push(config)
+    host_edit(tmp_path, url, {"campaign.md": "ours\n"})
+    (config.output_dir / "pages" / "old.md").unlink()  # retention removed a page
+    commit(config, {"README.md": "home 2\n"})
+    assert push(config)["host"].ok
+    files = git(srv / "m.git", "ls-tree", "-r", "--name-only", "main").splitlines()
+    assert files == ["README.md", "campaign.md", "pages/kept.md"]
+
+    work = tmp_path / "deleter"
+    subprocess.run(["git", "clone", "-q", url, str(work)], check=True)
+    git(work, "rm", "-q", "pages/kept.md")
+    git(work, "-c", "user.name=Host", "-c", "user.email=h@example.org", "commit", "-q", "-m", "delete a page")
+    git(work, "push", "-q", "origin", "main")
+    commit(config, {"pages/kept.md": "kept, updated\n"})
+    result = push(config)["host"]
+    assert not result.ok and result.error == "the mirror's commits conflict with the remote's in pages/kept.md"
+
+
+def test_compact_the_html_edition(tmp_path):
+    srv = tmp_path / "srv"
+    srv.mkdir()
+    bare_repo(srv / "pages.git")
+    config = make_config(tmp_path, {"name": "pages", "url": f"file://{srv}/pages.git", "edition": "html",
+                                    "allow_force": True})
+    for n in range(3):
+        commit(config, {"site/index.html": f"<p>{n}</p>\n"})
+        push(config)
+    assert git(srv / "pages.git", "rev-list", "--count", "gh-pages") == "3"
+    head = git(config.output_dir, "rev-parse", "HEAD")
+    with Store(config.state_path) as store:
+        new, (result,) = compact(config, store, "html")
+    assert result.ok and result.forced and branch_tip(srv / "pages.git", "gh-pages") == new
+    assert git(srv / "pages.git", "rev-list", "--count", "gh-pages") == "1"
+    assert git(srv / "pages.git", "show", "gh-pages:site/index.html") == "<p>2</p>"
+    assert git(config.output_dir, "rev-parse", "HEAD") == head  # the Markdown branch is not touched
+    assert git(config.output_dir, "rev-list", "--count", "HEAD") == "3"
