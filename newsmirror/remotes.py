@@ -202,8 +202,9 @@ class _Pusher:
         if pushed is not None and self.git.is_ancestor(pushed, tip):
             commits = self.git.out("rev-list", "--reverse", "--first-parent", f"{pushed}..{tip}").split()
             return self.git.replay(commits, onto, self.url)
-        # first push to a branch that has its own history, or after `compact` rewrote ours: one catch-up commit
-        message = self.git.out("log", "-1", "--format=%B", tip) + "\n\n(catch-up: mirror history was rewritten)\n"
+        # first push to a branch with a history of its own, or after `compact` rewrote ours: one catch-up commit
+        why = "the remote's own history" if pushed is None else "a rewritten mirror history"
+        message = self.git.out("log", "-1", "--format=%B", tip) + f"\n\n(one catch-up commit onto {why})\n"
         return self.git.squash_onto(pushed, tip, onto, message, self.url)
 
     def _push(self, url: str, commit: str, force: bool) -> bool:
@@ -234,6 +235,14 @@ class _Pusher:
         return self.git.out("rev-parse", ref)
 
 
+def forget_removed(git: Git, names: set[str]) -> None:
+    """Drop the local refs of remotes no longer configured (so gc can free what only they kept)."""
+    listing = git.out("for-each-ref", "--format=%(refname)", PUSHED_REF, HEAD_REF, FETCHED_REF)
+    for ref in listing.splitlines():
+        if ref.rsplit("/", 1)[1] not in names:
+            git.run("update-ref", "-d", ref)
+
+
 def utcnow() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
@@ -247,6 +256,8 @@ def push_all(config: Config, store: Store, names: tuple[str, ...] = (), force: b
     if not remotes or not (root / ".git").exists():
         return []
     git = Git(root, config.mirror.commit_author)
+    if not names:
+        forget_removed(git, {r.name for r in config.remotes})
     if any(r.edition == "html" for r in remotes):
         html_edition(git, config.editions.html_dir)
     jobs = []

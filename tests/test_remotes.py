@@ -383,3 +383,18 @@ def test_compact_the_html_edition(tmp_path):
     assert git(srv / "pages.git", "show", "gh-pages:site/index.html") == "<p>2</p>"
     assert git(config.output_dir, "rev-parse", "HEAD") == head  # the Markdown branch is not touched
     assert git(config.output_dir, "rev-list", "--count", "HEAD") == "3"
+
+
+def test_a_removed_remote_leaves_no_refs_behind(tmp_path):
+    bare_repo(tmp_path / "a.git")
+    bare_repo(tmp_path / "b.git")
+    both = make_config(tmp_path, {"name": "a", "url": f"file://{tmp_path}/a.git"},
+                       {"name": "b", "url": f"file://{tmp_path}/b.git"})
+    commit(both, {"README.md": "one\n"})
+    push(both)
+    refs = git(both.output_dir, "for-each-ref", "--format=%(refname)", "refs/newsmirror/").splitlines()
+    assert refs == ["refs/newsmirror/pushed/a", "refs/newsmirror/pushed/b", "refs/newsmirror/remote-heads/a",
+                    "refs/newsmirror/remote-heads/b"]
+    push(make_config(tmp_path, {"name": "b", "url": f"file://{tmp_path}/b.git"}))
+    refs = git(both.output_dir, "for-each-ref", "--format=%(refname)", "refs/newsmirror/").splitlines()
+    assert refs == ["refs/newsmirror/pushed/b", "refs/newsmirror/remote-heads/b"]
