@@ -398,3 +398,16 @@ def test_a_removed_remote_leaves_no_refs_behind(tmp_path):
     push(make_config(tmp_path, {"name": "b", "url": f"file://{tmp_path}/b.git"}))
     refs = git(both.output_dir, "for-each-ref", "--format=%(refname)", "refs/newsmirror/").splitlines()
     assert refs == ["refs/newsmirror/pushed/b", "refs/newsmirror/remote-heads/b"]
+
+
+def test_the_scaffold_example_of_remotes_and_size_budgets_is_valid():
+    import re
+
+    from newsmirror.config import scaffold_text
+
+    text = scaffold_text()
+    start = text.index("# Remotes:")
+    config = parse_config(text[:start] + re.sub(r"(?m)^# (?=\[|[a-z_]+ = )", "", text[start:]))
+    (remote,) = config.remotes
+    assert remote.name == "github" and remote.target_branch == "main" and not remote.allow_force
+    assert config.size.file_budget_mb == 50
