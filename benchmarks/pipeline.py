@@ -133,8 +133,7 @@ class StageClock:
         self.wrap(steps, "fetch_and_extract", "fetch + extract + images")
         self.wrap(steps, "retry_images", "retry images")
         self.wrap(steps, "apply_outcomes", "state updates")
-        self.wrap(steps, "render_changed", "render (both editions)")
-        self.wrap(publish, "write_files", "write files")
+        self.wrap(publish, "write_files", "render + write (streamed)")
         self.wrap(steps, "update_search", "search index (Pagefind)")
         self.wrap(publish.GitRepo, "commit_all", "git add + commit")
         return self

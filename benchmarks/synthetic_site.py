@@ -23,7 +23,6 @@ import io
 import random
 import subprocess
 import sys
-import threading
 from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -51,8 +50,10 @@ def article_id(index: int) -> str:
 class Content:
     """Deterministic pages and images of the synthetic site (seeded by the article index)."""
 
-    def __init__(self, articles: int = 2000):
+    def __init__(self, articles: int = 2000, feed_size: int | None = None, hidden: int = 0):
         self.count = articles
+        self.feed_size = feed_size  # entries per feed and listing (None: every article)
+        self.hidden = hidden  # the newest `hidden` articles are announced only after /_control/reveal
 
     def channel(self, index: int) -> str:
         return CHANNELS[index % len(CHANNELS)]
@@ -95,7 +96,8 @@ class Content:
 
     def listed(self, channel: str) -> list[int]:
         """Article indexes a channel's feed and listing announce, newest first."""
-        return [i for i in range(self.count) if channel in self.channels(i)]
+        found = [i for i in range(self.hidden, self.count) if channel in self.channels(i)]
+        return found[: self.feed_size] if self.feed_size else found
 
     # -- HTML ---------------------------------------------------------------------------------------------
 
@@ -246,6 +248,10 @@ def make_handler(content: Content, public: str | None = None):
                 data = content.image(path[len("/images/"):])
                 if data is not None:
                     status, ctype, body = 200, "image/jpeg", data
+            elif path == "/_control/reveal":  # announce the held-back newest articles from now on
+                content.hidden = 0
+                _feed.cache_clear()
+                status, ctype, body = 200, "text/plain", b"revealed"
             elif path == "/static/site.css":
                 status, ctype, body = 200, "text/css", b"body{font-family:sans-serif}"
             etag = _etag(body) if status == 200 else None
@@ -273,8 +279,8 @@ def _feed(content: Content, channel: str, base: str) -> bytes:
     return content.feed(channel, base).encode("utf-8")
 
 
-def serve(articles: int, port: int = 0, ready: threading.Event | None = None) -> None:
-    content = Content(articles)
+def serve(articles: int, port: int = 0, feed_size: int | None = None, hidden: int = 0) -> None:
+    content = Content(articles, feed_size, hidden)
     for number in range(POOL):  # draw the photos before answering anything
         pool_photo(number)
     server = _Server(("127.0.0.1", port), make_handler(content))
@@ -285,14 +291,15 @@ def serve(articles: int, port: int = 0, ready: threading.Event | None = None) ->
 class SiteProcess:
     """The synthetic site served by a child Python process; stopped on exit."""
 
-    def __init__(self, articles: int = 2000):
-        self.articles = articles
+    def __init__(self, articles: int = 2000, feed_size: int | None = None, hidden: int = 0):
+        self.articles, self.feed_size, self.hidden = articles, feed_size, hidden
         self.process: subprocess.Popen[str] | None = None
         self.base_url = ""
 
     def __enter__(self) -> "SiteProcess":
-        self.process = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--articles",
-                                         str(self.articles)], stdout=subprocess.PIPE, text=True)
+        command = [sys.executable, str(Path(__file__).resolve()), "--articles", str(self.articles),
+                   "--hidden", str(self.hidden)] + (["--feed-size", str(self.feed_size)] if self.feed_size else [])
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         self.base_url = self.process.stdout.readline().strip()
         if not self.base_url.startswith("http://"):
@@ -329,9 +336,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--feed-size", type=int, default=None, help="entries per feed and listing (default: all)")
+    parser.add_argument("--hidden", type=int, default=0, help="hold back the newest N until GET /_control/reveal")
     args = parser.parse_args()
     try:
-        serve(args.articles, args.port)
+        serve(args.articles, args.port, args.feed_size, args.hidden)
     except KeyboardInterrupt:
         pass
 

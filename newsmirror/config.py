@@ -71,6 +71,9 @@ class Editions(_Strict):
     convert_label: str = "繁體"  # the switch link to the converted edition
     original_label: str = "简体"  # the switch link back
     search: bool = True  # Pagefind full-text search in the HTML edition
+    # minutes between search index rebuilds (Pagefind re-reads every page: ~1 s per 1,000); 0 = every run that
+    # changed HTML pages. Pages changed in between are indexed by the next run that is due.
+    search_every: float = Field(0.0, ge=0)
     feed_size: int = Field(50, ge=1, le=1000)  # entries per Atom feed
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -157,9 +158,23 @@ def update_search(config: Config, written: list[str]) -> None:
     editions = config.editions
     site = editions.html_dir.strip("/") + "/"
     site_dir = config.output_dir / editions.html_dir
-    if editions.html and editions.search and (
-            any(p.startswith(site) and p.endswith(".html") for p in written) or missing_index(site_dir, config)):
+    if not (editions.html and editions.search):
+        return
+    # pages written by runs that skipped the rebuild (editions.search_every) are owed to the next due run
+    pending = config.output_dir / ".git" / "newsmirror-search-pending"
+    changed = any(p.startswith(site) and p.endswith(".html") for p in written) or pending.exists()
+    if missing_index(site_dir, config):
+        changed = True
+    elif changed and editions.search_every > 0:
+        built = site_dir / "pagefind" / "pagefind-entry.json"
+        age = time.time() - built.stat().st_mtime if built.is_file() else float("inf")
+        if age < editions.search_every * 60:
+            if pending.parent.is_dir():
+                pending.touch()
+            return
+    if changed:
         build_search(site_dir, config)
+        pending.unlink(missing_ok=True)
 
 
 def _extract(body: bytes, url: str, charset: str | None, options: ExtractOptions) -> Article | ExtractError:
