@@ -1,7 +1,8 @@
 """Canonical URLs and article ids (pure).
 
 An id is neutral, stable and safe as a file name: the first group of the source's `id_pattern` applied to the URL
-(or the whole match), reduced to [A-Za-z0-9_-]; otherwise a short hash of the canonical URL.
+(or the whole match), reduced to [A-Za-z0-9_-] and never a device name Windows reserves (CON, NUL ...); otherwise a
+short hash of the canonical URL.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|spm|from|share_token|_ga)$")
 UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 MAX_ID_LENGTH = 80
+# names Windows reserves for devices (with any extension): a mirror cloned there could not hold such a page
+RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))})
 
 
 def canonical_url(url: str) -> str:
@@ -41,7 +44,7 @@ def article_id(url: str, id_pattern: str | None = None) -> str:
         if match:
             raw = next((g for g in match.groups() if g), None) if match.groups() else match.group(0)
             safe = UNSAFE.sub("-", raw or "").strip("-")[:MAX_ID_LENGTH]
-            if safe and safe not in {".", ".."}:
+            if safe and safe.upper() not in RESERVED:
                 return safe
     return short_hash(canonical)
 

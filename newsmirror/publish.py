@@ -96,9 +96,11 @@ class GitRepo:
         self.root.mkdir(parents=True, exist_ok=True)
         if not (self.root / ".git").exists():
             self.git("init", "-q", "-b", "main")
-        lock = self.root / ".git" / "index.lock"
-        if lock.exists():  # left by a git process killed mid-commit; runs hold the state lock, so no git is running
-            lock.unlink()
+        # Lock files left by a git process killed mid-commit (index.lock, next-index-*.lock, HEAD.lock,
+        # refs/heads/main.lock ...): runs hold the state lock, so no git of ours is running.
+        git_dir = self.root / ".git"
+        for lock in [*git_dir.glob("*.lock"), *(git_dir / "refs").rglob("*.lock")]:
+            lock.unlink(missing_ok=True)
 
     def commit_all(self, message: str, paths: Sequence[str] = ()) -> str | None:
         """Stage `paths` (default: the whole tree) and commit them; None when they have no changes. Only these

@@ -174,6 +174,7 @@ class FaultServer:
 
     def __init__(self) -> None:
         self.routes: dict[str, Behaviour] = {}
+        self.default: Behaviour = status(404)  # for paths without a route
         self.hits: list[Hit] = []
         self.open_now: Counter[str] = Counter()  # requests being answered, per host
         self.open_max: Counter[str] = Counter()
@@ -236,7 +237,7 @@ class FaultServer:
             self.hits.append(Hit(time.monotonic(), host, path, headers))
             self.open_now[host] += 1
             self.open_max[host] = max(self.open_max[host], self.open_now[host])
-            behaviour = self.routes.get(path) or self.routes.get(path.split("?", 1)[0]) or status(404)
+            behaviour = self.routes.get(path) or self.routes.get(path.split("?", 1)[0]) or self.default
             try:
                 await behaviour(Request(method, path, host, headers), reader, writer)
             finally:

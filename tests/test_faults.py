@@ -390,3 +390,61 @@ def test_edited_and_removed_articles(server, tmp_path):
     # the next run sees the same 410 again: nothing changes, no commit
     summary, _ = run(config, later + timedelta(hours=1))
     assert summary.publish.commit is None
+
+
+# -- politeness under faults --------------------------------------------------------------------------------------
+
+
+def test_per_host_limits_and_retry_after_hold_during_retries(server):
+    settings = FETCH.model_copy(update={"per_host_concurrency": 1, "delay": 0.25, "retries": 2, "backoff": 0.01,
+                                        "max_retry_after": 0.6})
+    for n in range(3):  # every page fails twice before it succeeds
+        server.route(f"/polite/{n}", fs.sequence(fs.status(503), fs.status(502), fs.reply(GOOD)))
+    server.route("/ra/honoured", fs.sequence(fs.status(429, {"Retry-After": "0.4"}), fs.reply(GOOD)))
+    server.route("/ra/capped", fs.sequence(fs.status(503, {"Retry-After": "3600"}), fs.reply(GOOD)))
+    hosts = {"polite.test": server.address, "ra1.test": server.address, "ra2.test": server.address}
+    urls = [f"http://polite.test/polite/{n}" for n in range(3)] + ["http://ra1.test/ra/honoured",
+                                                                   "http://ra2.test/ra/capped"]
+
+    async def fetch_all():
+        async with Fetcher(settings, transport=ResolvingTransport(hosts)) as fetcher:
+            return await asyncio.gather(*(fetcher.fetch(u) for u in urls))
+
+    pages = asyncio.run(fetch_all())
+    assert all(page.status == 200 for page in pages)
+    starts = server.times(host="polite.test")
+    assert len(starts) == 9 and server.open_max["polite.test"] == 1  # one at a time, retries included
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    assert min(gaps) >= settings.delay - 0.02, gaps
+    honoured = server.times(path="/ra/honoured")
+    assert 0.38 <= honoured[1] - honoured[0] < 1.0  # Retry-After: 0.4
+    capped = server.times(path="/ra/capped")
+    assert 0.58 <= capped[1] - capped[0] < 1.5  # Retry-After: 3600, capped at max_retry_after = 0.6
+
+
+def test_robots_txt_is_obeyed_when_the_source_asks(server, tmp_path):
+    server.route("/robots.txt", fs.reply("User-agent: *\nDisallow: /private/\n", "text/plain"))
+    server.route("/r/public", fs.reply(article_html("Open pier day")))
+    server.route("/private/a", fs.reply(article_html("Staff rota")))
+    links = (f"http://{SITE}/r/public", f"http://{SITE}/private/a")
+    server.route("/feed-r.xml", fs.reply(rss(*links), "application/rss+xml"))
+    robots_before = server.count("/robots.txt")
+
+    config = fault_config(tmp_path / "obey", server, feed_source("/feed-r.xml", "robots = true"))
+    summary, printed = run(config, NOW)
+    assert (summary.new, summary.failed) == (1, 1)
+    assert printed.strip() == f"FAILED {links[1]} [fetch] disallowed by http://{SITE}/robots.txt"
+    assert server.count("/robots.txt") - robots_before == 1  # once per host per run
+    assert server.count("/private/a") == 0
+
+    ignore = fault_config(tmp_path / "ignore", server, feed_source("/feed-r.xml"))
+    summary, _ = run(ignore, NOW)
+    assert summary.new == 2 and server.count("/private/a") == 1
+
+    server.route("/robots.txt", fs.status(503))  # unreadable robots.txt: nothing is fetched this run
+    fetched = server.count("/feed-r.xml")
+    summary, printed = run(fault_config(tmp_path / "unreadable", server, feed_source("/feed-r.xml", "robots = true")),
+                           NOW)
+    assert summary.sources_failed == 1 and server.count("/feed-r.xml") == fetched
+    assert f"FAILED http://{SITE}/feed-r.xml [fetch] robots.txt unavailable (HTTP 503" in printed
+    server.route("/robots.txt", fs.status(404))

@@ -1,21 +1,213 @@
-"""A run killed (SIGKILL, whole process group) at any point leaves mirror and state consistent; the next run
-converges to exactly the files a run that was never interrupted produces."""
+"""Crash convergence: runs SIGKILLed (whole process group) at 20+ seeded-random points across every stage leave
+mirror and state consistent, and the next run converges to exactly what a run never interrupted produces.
+
+One uninterrupted run of the demo site (4 articles per source, fixed clock NEWSMIRROR_NOW) is the reference: how
+many requests, image files, files and git objects a run makes. Then a fresh mirror is built by a chain of
+killed runs, each killed further along than the one before (what earlier runs wrote stays on disk; state is
+committed only at the end, so each run starts its work over), and one last run that completes. Kill points are
+watched from outside the process: the demo site's request log, the run's child processes (extraction workers,
+Pagefind, git), the files in the work tree, git's object store and branch ref, the state file. Thresholds are
+drawn with a fixed seed from what is still left to do, so every kill lands mid-run in its stage.
+"""
 
 from __future__ import annotations
 
 import os
+import random
+import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+
+import psutil
 
 from conftest import write_demo_config
 
+NOW = "2026-03-02T09:00:00+00:00"
+SEED = 20260302
+ENV = {**os.environ, "NEWSMIRROR_NOW": NOW}
+STATE_TABLES = ("articles", "article_channels", "images", "image_uses", "fetch_cache", "views")
+
+
+def config_for(site, directory: Path) -> Path:
+    """The demo config, smaller (3 articles per source, no converted edition) so that 21 runs stay quick."""
+    path = write_demo_config(site, directory)
+    text = re.sub(r"^(kind = .*)$", r"\1\nmax_items = 3", path.read_text(), flags=re.M)
+    path.write_text(re.sub(r'^convert = "s2t"$', "", text, flags=re.M))
+    return path
+
 
 def start(config: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "newsmirror", "run", "-q", "--config", str(config)],
+    return subprocess.Popen([sys.executable, "-m", "newsmirror", "run", "-q", "--config", str(config)], env=ENV,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def count(directory: Path, skip: tuple[str, ...] = ()) -> int:
+    """Files under `directory`, not counting directories named in `skip` (tolerates directories vanishing)."""
+    total = 0
+    for _root, dirs, names in os.walk(directory):
+        dirs[:] = [d for d in dirs if d not in skip]
+        total += len(names)
+    return total
+
+
+class Probe:
+    """What a run has done so far, seen from outside the process; each figure is read when first asked for,
+    so a kill condition that needs only the branch ref polls fast."""
+
+    def __init__(self, run: "Run"):
+        self.run = run
+
+    @cached_property
+    def requests(self) -> int:  # requests the demo site answered during this run
+        return len(self.run.site.requests) - self.run.first_request
+
+    @cached_property
+    def assets(self) -> int:  # image files in assets/
+        return count(self.run.root / "assets")
+
+    @cached_property
+    def files(self) -> int:  # files in the work tree, but for the search index (pagefind/)
+        return count(self.run.root, (".git", "pagefind"))
+
+    @cached_property
+    def objects(self) -> int:  # files in .git/objects
+        return count(self.run.root / ".git" / "objects")
+
+    @cached_property
+    def head(self) -> str:  # the branch ref ("" before the first commit)
+        try:
+            return (self.run.root / ".git" / "refs" / "heads" / "main").read_text()
+        except OSError:
+            return ""
+
+    @cached_property
+    def committing(self) -> bool:  # git holds its commit locks (taken by this run, not left by a killed one)
+        git_dir = self.run.root / ".git"
+        for lock in (git_dir / "refs" / "heads" / "main.lock", git_dir / "HEAD.lock"):
+            try:
+                if lock.stat().st_mtime >= self.run.started:
+                    return True
+            except OSError:
+                pass
+        return False
+
+    @cached_property
+    def state(self) -> bool:  # the state database exists
+        return self.run.state.exists()
+
+    @cached_property
+    def children(self) -> str:  # command lines of the run's child processes
+        try:
+            return " ".join(" ".join(c.cmdline()) for c in psutil.Process(self.run.process.pid).children(True))
+        except psutil.Error:
+            return ""
+
+
+class Run:
+    def __init__(self, site, config: Path):
+        self.site, self.config, self.root = site, config, config.parent / "mirror"
+        self.state = config.parent / "state.db"
+        self.first_request = len(site.requests)
+        self.process: subprocess.Popen | None = None
+        self.started = 0.0
+        self.before = self.probe()
+        for figure in ("assets", "files", "objects", "head"):
+            getattr(self.before, figure)
+
+    def start(self) -> "Run":
+        self.started = time.time()
+        self.process = start(self.config)
+        return self
+
+    def probe(self) -> Probe:
+        return Probe(self)
+
+
+@dataclass
+class KillPoint:
+    stage: str
+    condition: Callable[[Probe, Probe], bool]  # (this run's probe before it began, now)
+    delay: float = 0.0  # seconds after the condition first holds
+    poll: float = 0.005  # seconds between checks
+    post_commit_hook: str | None = None  # installed in the mirror's git for this run only
+
+
+def kill_points(rng: random.Random, reference: Probe) -> list[Callable[[Probe], KillPoint | None]]:
+    """One round's kill points, in pipeline order. Each is built when its run starts, from what is on disk then
+    (None when too little is left in that stage to kill inside it)."""
+    r, a, f, o = reference.requests, reference.assets, reference.files, reference.objects
+
+    def between(low: int, high: int) -> int | None:
+        return rng.randint(low, high) if low <= high else None
+
+    def threshold(stage: str, field: str, total: int, floor: int = 0) -> Callable[[Probe], KillPoint | None]:
+        def build(disk: Probe) -> KillPoint | None:
+            n = between(max(getattr(disk, field), floor) + 1, total - 1)
+            return None if n is None else KillPoint(stage, lambda b, p: getattr(p, field) >= n)
+        return build
+
+    def fixed(point: KillPoint) -> Callable[[Probe], KillPoint]:
+        return lambda disk: point
+
+    def extract(n: int) -> Callable[[Probe], KillPoint]:
+        return fixed(KillPoint("extract", lambda b, p: p.requests >= n and "forkserver" in p.children))
+
+    return [
+        fixed(KillPoint("state writes (schema, run record)", lambda b, p: p.state, rng.uniform(0, 0.05))),
+        *(fixed(KillPoint("fetch", lambda b, p, n=n: p.requests >= n)) for n in sorted(rng.sample(range(1, r), 5))),
+        *(extract(n) for n in sorted(rng.sample(range(r // 2, r + 1), 4))),
+        *(threshold("image writes", "assets", a) for _ in range(3)),
+        *(threshold("render writes", "files", f, floor=a) for _ in range(4)),
+        fixed(KillPoint("search index", lambda b, p: "pagefind" in p.children, rng.uniform(0, 0.1))),
+        *(threshold("git objects", "objects", o) for _ in range(3)),
+        fixed(KillPoint("git commit", lambda b, p: p.committing or "git commit" in p.children, poll=0.0005)),
+        # git has committed (the ref moved), the state is not yet committed: a post-commit hook holds the run in
+        # that window long enough to be hit every time
+        fixed(KillPoint("git commit -> state commit", lambda b, p: p.head != b.head, rng.uniform(0, 0.2), 0.001,
+                        post_commit_hook="#!/bin/sh\nsleep 0.5\n")),
+    ]
+
+
+def kill_at(site, config: Path, build: Callable[[Probe], KillPoint | None], timeout: float = 60
+            ) -> tuple[str, bool] | None:
+    """Start a run and SIGKILL its process group at the point `build` gives; (stage, landed mid-run), or None
+    (and no run) when too little is left in that stage to kill inside it."""
+    run = Run(site, config)
+    point = build(run.before)
+    if point is None:
+        return None
+    hook = run.root / ".git" / "hooks" / "post-commit"
+    if point.post_commit_hook:
+        hook.parent.mkdir(parents=True, exist_ok=True)
+        hook.write_text(point.post_commit_hook)
+        hook.chmod(0o755)
+    try:
+        return _kill(run.start(), point, timeout)
+    finally:
+        hook.unlink(missing_ok=True)
+
+
+def _kill(run: Run, point: KillPoint, timeout: float) -> tuple[str, bool]:
+    deadline, held_since = time.monotonic() + timeout, None
+    while run.process.poll() is None and time.monotonic() < deadline:
+        if held_since is None and point.condition(run.before, run.probe()):
+            held_since = time.monotonic()
+        if held_since is not None and time.monotonic() - held_since >= point.delay:
+            os.killpg(run.process.pid, signal.SIGKILL)
+            run.process.wait(timeout=30)
+            assert b"holds this mirror's lock" not in run.process.stderr.read()
+            return point.stage, run.process.returncode == -signal.SIGKILL
+        time.sleep(point.poll)
+    run.process.wait(timeout=30)
+    assert run.process.returncode == 0, run.process.stderr.read().decode()
+    return point.stage, False
 
 
 def files(root: Path) -> dict[str, bytes]:
@@ -23,46 +215,61 @@ def files(root: Path) -> dict[str, bytes]:
             if p.is_file() and ".git" not in p.parts}
 
 
-def kill_when(config: Path, condition, timeout: float = 60) -> bool:
-    """Start a run, SIGKILL its process group as soon as `condition()` holds; True if it was killed mid-run."""
-    process = start(config)
-    deadline = time.monotonic() + timeout
-    while process.poll() is None and time.monotonic() < deadline:
-        if condition():
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
-            return True
-        time.sleep(0.005)
-    process.wait(timeout=30)
-    return False
+def state_dump(path: Path) -> dict[str, list[tuple]]:
+    """The state's content (the run log, `runs` and `failures`, rightly differs: it records the killed runs)."""
+    db = sqlite3.connect(path)
+    try:
+        return {t: db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in STATE_TABLES}
+    finally:
+        db.close()
 
 
-def count_files(root: Path) -> int:
-    return sum(1 for p in root.rglob("*") if p.is_file() and ".git" not in p.parts) if root.exists() else 0
+def git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+
+
+def complete(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "newsmirror", "run", "-q", "--config", str(config)], env=ENV,
+                          capture_output=True, text=True, timeout=180)
 
 
 def test_killed_runs_converge(demo_site, tmp_path):
-    killed = write_demo_config(demo_site, tmp_path / "killed")
-    root = killed.parent / "mirror"
     began = time.monotonic()
-    kills = [
-        kill_when(killed, lambda: time.monotonic() - began > 1.0),  # while fetching
-        kill_when(killed, lambda: count_files(root) > 60),  # in the middle of writing pages
-        kill_when(killed, lambda: (root / "site" / "pagefind").exists()),  # while indexing / committing
-    ]
-    assert kills[1], "the run ended before the kill point: the test no longer kills mid-write"
-    final = subprocess.run([sys.executable, "-m", "newsmirror", "run", "-q", "--config", str(killed)],
-                           capture_output=True, text=True, timeout=180)
+    clean = config_for(demo_site, tmp_path / "clean")
+    reference_run = Run(demo_site, clean).start()
+    assert reference_run.process.wait(timeout=180) == 0, reference_run.process.stderr.read().decode()
+    reference = reference_run.probe()
+    clean_root = clean.parent / "mirror"
+    rng = random.Random(SEED)
+
+    landed: list[str] = []
+    killed = config_for(demo_site, tmp_path / "killed")
+    root, lock = killed.parent / "mirror", killed.parent / "state.db.lock"
+    for build in kill_points(rng, reference):
+        outcome = kill_at(demo_site, killed, build)
+        if outcome is None:
+            continue
+        stage, mid_run = outcome
+        assert mid_run, f"the run ended before its kill point ({stage}); killed so far: {landed}"
+        landed.append(stage)
+        if os.environ.get("KILL_DEBUG"):
+            print(f"{time.monotonic() - began:6.1f} s  killed in {stage}")
+        assert lock.exists()  # the killed run's lock file stays behind; the next run must get past it
+    final = complete(killed)
     assert final.returncode == 0, final.stderr
 
-    clean = write_demo_config(demo_site, tmp_path / "clean")
-    subprocess.run([sys.executable, "-m", "newsmirror", "run", "-q", "--config", str(clean)], check=True, timeout=180)
-
-    killed_root, clean_root = killed.parent / "mirror", clean.parent / "mirror"
-    assert files(killed_root) == files(clean_root)
-    git = ["git", "-C", str(killed_root)]
-    assert subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True).stdout == ""
-    assert subprocess.run([*git, "fsck", "--no-progress"], capture_output=True).returncode == 0
-    again = subprocess.run([sys.executable, "-m", "newsmirror", "run", "--config", str(killed)],
+    assert files(root) == files(clean_root)
+    assert git(root, "rev-parse", "HEAD^{tree}").stdout == git(clean_root, "rev-parse", "HEAD^{tree}").stdout
+    assert git(root, "status", "--porcelain").stdout == ""
+    fsck = git(root, "fsck", "--full", "--no-progress")
+    assert fsck.returncode == 0 and "error" not in fsck.stderr, fsck.stderr
+    assert state_dump(killed.parent / "state.db") == state_dump(clean.parent / "state.db")
+    again = subprocess.run([sys.executable, "-m", "newsmirror", "run", "--config", str(killed)], env=ENV,
                            capture_output=True, text=True, timeout=180)
     assert "no changes, no commit" in again.stdout
+
+    assert len(landed) >= 20, f"only {len(landed)} kills landed mid-run: {landed}"
+    stages = {"state writes (schema, run record)", "fetch", "extract", "image writes", "render writes",
+              "search index", "git objects", "git commit", "git commit -> state commit"}
+    assert stages <= set(landed), stages - set(landed)
+    print(f"{len(landed)} kills in {time.monotonic() - began:.0f} s: {', '.join(landed)}")
