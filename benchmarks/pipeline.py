@@ -145,10 +145,10 @@ class StageClock:
 
 def run_pipeline(config_path: Path, executor: str | None = None) -> dict:
     config = load_config(config_path)
-    kwargs = {"executor": executor} if executor else {}
+    request = pipeline.RunRequest(executor=executor or "local")
     with StageClock() as clock, TreeSampler() as sampler:
         start = time.perf_counter()
-        summary = pipeline.run_once(config, Reporter(verbosity=0), **kwargs)
+        summary = pipeline.run_once(config, Reporter(verbosity=0), request)
         wall = time.perf_counter() - start
     cpu = sampler.own + sampler.worker_cpu()
     workers = [sampler.rss[pid] for pid in sampler.pool_pids()]

@@ -76,9 +76,17 @@ def nothing_done(summary: RunSummary) -> bool:
 @config_option
 @quiet_option
 @verbose_option
-def run(config_path: Path | None, quiet: bool, verbose: bool) -> None:
+@click.option("--executor", "executor", default="local", show_default=True,
+              help="Where extraction and image work runs: local, dask-local or dask://HOST:PORT.")
+def run(config_path: Path | None, quiet: bool, verbose: bool, executor: str) -> None:
     """One incremental pass: read sources, mirror what is new or changed, commit."""
-    _run(_load(config_path), RunRequest(), quiet, verbose)
+    from newsmirror.executor import ExecutorError, check_spec
+
+    try:
+        check_spec(executor)
+    except ExecutorError as exc:
+        raise click.BadParameter(exc.reason, param_hint="--executor") from None
+    _run(_load(config_path), RunRequest(executor=executor), quiet, verbose)
 
 
 @main.command()

@@ -62,6 +62,7 @@ class RunRequest:
     only: tuple[Candidate, ...] | None = None  # mirror just these (newsmirror add)
     force: bool = False  # fetch even what state says is unchanged
     rebuild: bool = False  # re-render every page from state (no network unless sources are read)
+    executor: str = "local"  # where extraction and images run: local | dask-local | dask://HOST:PORT
 
 
 def run_once(config: Config, reporter: Reporter | None = None, request: RunRequest = RunRequest(),
@@ -96,7 +97,7 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
         localiser = ImageLocaliser(config.images, store, fetcher, root=config.output_dir) \
             if config.images.localise else None
         outcomes = await steps.fetch_and_extract(config, store, fetcher, decided.tasks, extractor_options, localiser,
-                                                 reporter)
+                                                 reporter, request.executor)
         retried = [] if localiser is None else \
             await steps.retry_images(config, store, localiser, {t.article_id for t in decided.tasks})
 

@@ -6,10 +6,8 @@
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import os
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from newsmirror.config import Config, ConfigError, Source
 from newsmirror.decode import decode_html
 from newsmirror.discover import DiscoverError, parse_feed, parse_listing, parse_sitemap, parse_url_list
 from newsmirror.extract import ExtractOptions, extract_article
+from newsmirror.executor import spreads, work_pool
 from newsmirror.fetch import Fetcher, FetchRequest, page_problem
 from newsmirror.ids import article_id as new_article_id, canonical_url
 from newsmirror.plan import Plan, retry_delay
@@ -38,7 +37,6 @@ from newsmirror.siterules import SiteRules, SiteRulesError
 from newsmirror.store import ArticleState, Store
 from newsmirror.transform import content_hash
 
-PROCESS_POOL_THRESHOLD = 8  # below this many pages, extract in a thread: a process pool costs more than it saves
 CacheUpdate = tuple[str, str | None, str | None]
 GONE = frozenset({404, 410})  # a published article answering these was removed at its source
 
@@ -186,18 +184,11 @@ def _extract(body: bytes, url: str, charset: str | None, options: ExtractOptions
         return ExtractError(url, f"extractor crashed: {type(exc).__name__}: {exc}")
 
 
-def _executor(task_count: int) -> Executor:
-    if task_count < PROCESS_POOL_THRESHOLD or (os.cpu_count() or 1) < 2:
-        return ThreadPoolExecutor(max_workers=1)
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["newsmirror.extract", "newsmirror.imaging"])
-    return ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=context)
-
-
 async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, tasks: tuple[FetchTask, ...],
                             options: dict[str, ExtractOptions], localiser: ImageLocaliser | None,
-                            reporter: Reporter) -> list[Outcome]:
-    """Fetch every planned article (conditional when we have validators) and extract it on all cores."""
+                            reporter: Reporter, pool_spec: str = "local") -> list[Outcome]:
+    """Fetch every planned article (conditional when we have validators) and extract it on all cores (or on the
+    Dask cluster `pool_spec` names, see executor.py); images are recompressed in the same pool."""
     if not tasks:
         return []
     reporter.stage("fetch", len(tasks))
@@ -215,7 +206,7 @@ async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, task
     outcomes = [Outcome(task, error=FetchError(task.url, reason, retryable=True)) for task, reason in refused.items()]
     reporter.advance("fetch", len(refused))
     reporter.advance("extract", len(refused))
-    with _executor(len(tasks)) as executor, _images_on(localiser, executor):
+    with work_pool(pool_spec, len(tasks)) as executor, _images_on(localiser, executor):
         async for request, result in _fetch_all(fetcher, requests, tasks, in_browser, config):
             task: FetchTask = request.key  # type: ignore[assignment]
             reporter.advance("fetch")
@@ -239,7 +230,7 @@ async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, task
 @contextmanager
 def _images_on(localiser: ImageLocaliser | None, executor: Executor) -> Iterator[None]:
     """Image recompression shares the extraction pool (the CPU-bound work on every core) while it is open."""
-    if localiser is None or localiser.executor is not None or not isinstance(executor, ProcessPoolExecutor):
+    if localiser is None or localiser.executor is not None or not spreads(executor):
         yield
         return
     localiser.executor = executor
