@@ -55,6 +55,9 @@ class FetchSettings(_Strict):
     max_bytes: int = Field(10_000_000, ge=1024)
     max_redirects: int = Field(5, ge=0, le=20)
     max_retry_after: float = Field(60.0, ge=0, description="cap in seconds on a server's Retry-After")
+    # after this many URLs in a row on one host got no answer (timeouts, refused, reset), the host's other URLs
+    # fail at once for this run (and are retried by the next); 0 = never give up on a host
+    host_failure_limit: int = Field(3, ge=0)
     # connect to another address for a host, like curl --resolve: {"news.example.org" = "127.0.0.1:8080"}
     resolve: dict[str, str] = {}
 

@@ -59,6 +59,8 @@ class _Host:
     slots: asyncio.Semaphore
     pace: asyncio.Lock = field(default_factory=asyncio.Lock)
     next_start: float = 0.0
+    down: int = 0  # URLs in a row that ended in a timeout or connection error (no HTTP answer at all)
+    last_error: str = ""
 
 
 def parse_content_type(value: str | None) -> tuple[str | None, str | None]:
@@ -174,15 +176,26 @@ class Fetcher:
         attempts = self.settings.retries + 1
         # The host slot is held across retries: a struggling host gets no extra requests from us meanwhile.
         async with host.slots:
+            limit = self.settings.host_failure_limit
+            if limit and host.down >= limit:  # a host that does not answer costs a few timeouts, not one per URL
+                raise FetchError(url, f"not tried: {parsed.host} gave no answer to {host.down} URLs in a row this "
+                                      f"run (last: {host.last_error})", retryable=True)
             for attempt in range(attempts):
                 await self._pace(host)
                 try:
                     async with self._global:
-                        return await self._attempt(request)
+                        page = await self._attempt(request)
+                    host.down = 0
+                    return page
+                except FetchError:
+                    host.down = 0  # the host answered (an HTTP error, a redirect loop, a body too big ...)
+                    raise
                 except _Retry as retry:
                     if attempt + 1 >= attempts:
                         tried = _plural(attempts)
                         reason = f"{retry.reason} after {tried}" if retry.status else f"{retry.reason} ({tried})"
+                        if retry.status is None:
+                            host.down, host.last_error = host.down + 1, retry.reason
                         raise FetchError(url, reason, status=retry.status, retryable=True) from retry.__cause__
                     delay = retry.after if retry.after is not None else backoff_delay(self.settings, attempt)
                     await asyncio.sleep(delay)
