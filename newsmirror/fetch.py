@@ -232,7 +232,8 @@ class Fetcher:
         except httpx.UnsupportedProtocol as exc:
             raise FetchError(url, f"unsupported URL scheme in redirect: {exc}") from exc
         except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            raise _Retry(f"connection error: {type(exc).__name__}: {exc}") from exc
+            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__  # a reset says nothing
+            raise _Retry(f"connection error: {detail}") from exc
         except (httpx.DecodingError, zlib.error) as exc:
             raise FetchError(url, f"could not decode response body: {exc}") from exc
         except httpx.HTTPError as exc:
