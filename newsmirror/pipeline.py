@@ -112,12 +112,13 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
             retired_files = steps.retire(config, store, now, summary, changed)
             # streamed: each file is rendered, written and dropped in turn (never the whole run in memory)
             files = steps.counted(reporter, "render", itertools.chain(
-                (f for o in outcomes for f in o.assets), (f for r in retried for f in r[2]),
+                steps.asset_files(config, outcomes, retried),
                 steps.render_changed(config, store, changed, now, full=request.rebuild)))
             reporter.stage("publish", 1)
             summary.publish = publish(config.output_dir, files, commit_message(summary, now),
                                       config.mirror.commit_author, after_write=lambda w: steps.update_search(config, w),
                                       remove=retired_files, managed=steps.managed_paths(config))
+            steps.search_committed(config)
             reporter.advance("publish")
             store.finish_run(run_id, utcnow().isoformat(), summary.new, summary.updated, summary.unchanged,
                              summary.failed, summary.publish.commit)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from concurrent.futures import Executor
 from collections.abc import Iterable, Iterator
@@ -13,11 +14,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import replace
 from datetime import datetime, timezone
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from newsmirror import convert, regenerate, render, render_html, retention
 from newsmirror import hot
-from newsmirror.assets import ImageFailure, ImageLocaliser
+from newsmirror.assets import ImageFailure, ImageLocaliser, image_sources, is_local
 from newsmirror.browser import render_page_async
 from newsmirror.config import Config, ConfigError, Source
 from newsmirror.decode import decode_html
@@ -27,17 +29,19 @@ from newsmirror.executor import spreads, work_pool
 from newsmirror.fetch import Fetcher, FetchRequest, page_problem
 from newsmirror.ids import article_id as new_article_id, canonical_url
 from newsmirror.plan import Plan, retry_delay
+from newsmirror.publish import write_atomic
 from newsmirror.progress import Reporter
 from newsmirror.records import (Article, Candidate, ExtractError, FetchedPage, FetchError, FetchTask, ItemResult,
                                 NewsmirrorError, RenderedFile, RunSummary, Stage)
 from newsmirror.resolve import ResolvingTransport
 from newsmirror.robots import robots_for
-from newsmirror.search import build_search, missing_index
+from newsmirror.search import build_search, edition_roots, missing_index
 from newsmirror.siterules import SiteRules, SiteRulesError
 from newsmirror.store import ArticleState, Store
 from newsmirror.transform import content_hash
 
 CacheUpdate = tuple[str, str | None, str | None]
+SEARCH_UNSTAGED = "newsmirror-search-unstaged"  # a search bundle was rebuilt and not committed yet
 GONE = frozenset({404, 410})  # a published article answering these was removed at its source
 
 
@@ -150,16 +154,19 @@ def extract_options(config: Config) -> dict[str, ExtractOptions]:
     return options
 
 
-def update_search(config: Config, written: list[str]) -> None:
+def update_search(config: Config, written: list[str]) -> list[str]:
     """Rebuild the HTML edition's Pagefind index when one of its pages was written (its output is
-    byte-stable, so an unchanged site commits nothing)."""
+    byte-stable, so an unchanged site commits nothing). Returns the bundle directories to stage: those this run
+    rebuilt, or a run before it that was stopped before its commit."""
     editions = config.editions
     site = editions.html_dir.strip("/") + "/"
     site_dir = config.output_dir / editions.html_dir
     if not (editions.html and editions.search):
-        return
+        return []
+    git_dir = config.output_dir / ".git"
     # pages written by runs that skipped the rebuild (editions.search_every) are owed to the next due run
-    pending = config.output_dir / ".git" / "newsmirror-search-pending"
+    pending = git_dir / "newsmirror-search-pending"
+    unstaged = git_dir / SEARCH_UNSTAGED
     changed = any(p.startswith(site) and p.endswith(".html") for p in written) or pending.exists()
     if missing_index(site_dir, config):
         changed = True
@@ -167,12 +174,21 @@ def update_search(config: Config, written: list[str]) -> None:
         built = site_dir / "pagefind" / "pagefind-entry.json"
         age = time.time() - built.stat().st_mtime if built.is_file() else float("inf")
         if age < editions.search_every * 60:
-            if pending.parent.is_dir():
+            if git_dir.is_dir():
                 pending.touch()
-            return
+            changed = False
     if changed:
+        if git_dir.is_dir():
+            unstaged.touch()  # removed once the commit holds the new bundle (search_committed)
         build_search(site_dir, config)
         pending.unlink(missing_ok=True)
+    if not unstaged.exists():
+        return []
+    return [str((root / "pagefind").relative_to(config.output_dir)) for root in edition_roots(site_dir, config)]
+
+
+def search_committed(config: Config) -> None:
+    (config.output_dir / ".git" / SEARCH_UNSTAGED).unlink(missing_ok=True)
 
 
 def _extract(body: bytes, url: str, charset: str | None, options: ExtractOptions) -> Article | ExtractError:
@@ -203,6 +219,7 @@ async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, task
         requests.append(FetchRequest(task.url, etag=etag, last_modified=last_modified, key=task))
     loop = asyncio.get_running_loop()
     pending: list[asyncio.Future] = []
+    limit = asyncio.Semaphore(2 * (os.cpu_count() or 1) + 2)  # articles whose images are in work at once
     outcomes = [Outcome(task, error=FetchError(task.url, reason, retryable=True)) for task, reason in refused.items()]
     reporter.advance("fetch", len(refused))
     reporter.advance("extract", len(refused))
@@ -222,7 +239,8 @@ async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, task
             else:
                 future = loop.run_in_executor(executor, _extract, result.body, result.final_url, result.charset,
                                               options.get(task.candidate.source, ExtractOptions()))
-                pending.append(asyncio.ensure_future(_finish(future, task, result, localiser, reporter)))
+                pending.append(asyncio.ensure_future(_finish(future, task, result, localiser, reporter, limit,
+                                                             config.output_dir)))
         outcomes += await asyncio.gather(*pending)
     return outcomes
 
@@ -272,7 +290,7 @@ async def _fetch_all(fetcher: Fetcher, requests: list[FetchRequest], tasks: tupl
 
 
 async def _finish(future: asyncio.Future, task: FetchTask, page: FetchedPage, localiser: ImageLocaliser | None,
-                  reporter: Reporter) -> Outcome:
+                  reporter: Reporter, limit: asyncio.Semaphore, root: Path) -> Outcome:
     result = await future
     reporter.advance("extract")
     if isinstance(result, ExtractError):
@@ -281,9 +299,43 @@ async def _finish(future: asyncio.Future, task: FetchTask, page: FetchedPage, lo
     assets: list[RenderedFile] = []
     failures: list[ImageFailure] = []
     if localiser is not None:
-        article, assets, failures = await localiser.localise(article)
+        async with limit:  # images wait for the pool here, not as downloaded bytes in its queue
+            article, assets, failures = await localiser.localise(article)
+        for file in assets:  # into the tree now (content-addressed), so a run never holds its images in memory
+            if not (root / file.path).is_file():
+                write_atomic(root / file.path, file.content)
     return Outcome(task, article=article, etag=page.etag, last_modified=page.last_modified,
-                   assets=tuple(assets), image_failures=tuple(failures))
+                   assets=tuple(OnDisk(root, f.path) for f in assets), image_failures=tuple(failures))
+
+
+class OnDisk:
+    """A file already in the work tree (an image asset written as it was made): published like a rendered
+    file, its bytes read when the publisher compares them."""
+
+    def __init__(self, root: Path, path: str):
+        self.root, self.path = root, path
+
+    @property
+    def content(self) -> bytes:
+        return (self.root / self.path).read_bytes()
+
+
+def asset_files(config: Config, outcomes: list[Outcome], retried: list[tuple[str, Article, list[RenderedFile]]]
+                ) -> Iterator[RenderedFile | OnDisk]:
+    """Every image file the run's articles show: made now, or already on disk from a run stopped before its
+    commit (those must be staged with this run's pages too), each once."""
+    seen: set[str] = set()
+    made = [f for o in outcomes for f in o.assets] + [f for r in retried for f in r[2]]
+    articles = [o.article for o in outcomes if o.article is not None] + [r[1] for r in retried]
+    for file in made:
+        if file.path not in seen:
+            seen.add(file.path)
+            yield file
+    for article in articles:
+        for src in image_sources(article):
+            if src not in seen and is_local(src) and (config.output_dir / src).is_file():
+                seen.add(src)
+                yield OnDisk(config.output_dir, src)
 
 
 async def retry_images(config: Config, store: Store, localiser: ImageLocaliser, skip: set[str]
