@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from synthetic_site import POOL, Content, SiteProcess, config_text, pool_photo  # noqa: E402
 
-from newsmirror import pipeline, publish, steps  # noqa: E402
+from newsmirror import pipeline, publish, remotes, steps  # noqa: E402
 from newsmirror.config import ImageSettings, load_config  # noqa: E402
 from newsmirror.progress import Reporter  # noqa: E402
 
@@ -136,6 +136,7 @@ class StageClock:
         self.wrap(publish, "write_files", "render + write (streamed)")
         self.wrap(steps, "update_search", "search index (Pagefind)")
         self.wrap(publish.GitRepo, "commit_all", "git add + commit")
+        self.wrap(remotes, "after_run", "after the run (pushes, size report)")
         return self
 
     def __exit__(self, *exc: object) -> None:

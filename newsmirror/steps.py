@@ -29,7 +29,7 @@ from newsmirror.executor import spreads, work_pool
 from newsmirror.fetch import Fetcher, FetchRequest, page_problem
 from newsmirror.ids import article_id as new_article_id, canonical_url
 from newsmirror.plan import Plan, retry_delay
-from newsmirror.publish import write_atomic
+from newsmirror.publish import scratch_dir, write_atomic
 from newsmirror.progress import Reporter
 from newsmirror.records import (Article, Candidate, ExtractError, FetchedPage, FetchError, FetchTask, ItemResult,
                                 NewsmirrorError, RenderedFile, RunSummary, Stage)
@@ -303,7 +303,7 @@ async def _finish(future: asyncio.Future, task: FetchTask, page: FetchedPage, lo
             article, assets, failures = await localiser.localise(article)
         for file in assets:  # into the tree now (content-addressed), so a run never holds its images in memory
             if not (root / file.path).is_file():
-                write_atomic(root / file.path, file.content)
+                write_atomic(root / file.path, file.content, scratch_dir(root))  # a kill leaves no temp file
     return Outcome(task, article=article, etag=page.etag, last_modified=page.last_modified,
                    assets=tuple(OnDisk(root, f.path) for f in assets), image_failures=tuple(failures))
 
@@ -432,7 +432,8 @@ def render_changed(config: Config, store: Store, changed: set[str], now: datetim
     configuration changed since the last run. Unchanged files are skipped when written."""
     names = _all_channels(config, store)
     channels = {name: regenerate.ChannelEntries(store, name) for name in names}
-    channels = {name: states for name, states in channels.items() if len(states) or name in config.channel_names()}
+    configured = config.channel_names()
+    channels = {name: states for name, states in channels.items() if name in configured or len(states)}
     pages_by_url = regenerate.PagesByUrl(store)
     hot = hot_list(config, store, now)
     root = config.output_dir
@@ -477,7 +478,7 @@ def render_changed(config: Config, store: Store, changed: set[str], now: datetim
 
 def _all_channels(config: Config, store: Store) -> list[str]:
     names = config.channel_names()
-    return names + sorted(c for c in store.counts() if c not in names)
+    return names + sorted(c for c in store.channel_names() if c not in names)
 
 
 def managed_paths(config: Config) -> list[str]:

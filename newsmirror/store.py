@@ -134,6 +134,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE articles ADD COLUMN removed_at TEXT;
     ALTER TABLE articles ADD COLUMN edited_at TEXT;
     """,
+    # counting a channel's entries, and an entry's place among them, from an index (never the rows' records)
+    """
+    CREATE INDEX articles_id_order ON articles(id, status, coalesce(published, first_seen));
+    """,
 ]
 
 
@@ -289,7 +293,7 @@ class Store:
         return states[0] if states else None
 
     def failed_articles(self) -> list[ArticleState]:
-        return self._article_states("WHERE a.status != 'ok'")
+        return self._article_states("WHERE a.status IN ('pending', 'failed')")  # != 'ok' would read every row
 
     def published_articles(self, channel: str | None = None) -> list[ArticleState]:
         """Articles that have a page, newest first (by published date, then first seen, then id)."""
@@ -384,9 +388,15 @@ class Store:
     # -- incremental rendering: one channel's entries a slice at a time, never the whole mirror ---------------
 
     _IN_CHANNEL = "a.status = 'ok' AND a.id IN (SELECT article_id FROM article_channels WHERE channel = ?)"
+    _CHANNEL_JOIN = ("FROM article_channels c JOIN articles a INDEXED BY articles_id_order ON a.id = c.article_id "
+                     "WHERE c.channel = ? AND a.status = 'ok'")
+
+    def channel_names(self) -> list[str]:
+        """Every channel that lists an article (read from the channel index, not by counting articles)."""
+        return [r[0] for r in self.db.execute("SELECT DISTINCT channel FROM article_channels ORDER BY channel")]
 
     def channel_count(self, channel: str) -> int:
-        return self.db.execute(f"SELECT count(*) FROM articles a WHERE {self._IN_CHANNEL}", (channel,)).fetchone()[0]
+        return self.db.execute(f"SELECT count(*) {self._CHANNEL_JOIN}", (channel,)).fetchone()[0]
 
     def channel_slice(self, channel: str, offset: int, limit: int) -> list[ArticleState]:
         """Entries `offset` .. `offset + limit` of `published_articles(channel)` (newest first)."""
@@ -399,7 +409,7 @@ class Store:
                               (article_id,)).fetchone()
         if row is None:
             return None
-        return self.db.execute(f"SELECT count(*) FROM articles a WHERE {self._IN_CHANNEL} AND "
+        return self.db.execute(f"SELECT count(*) {self._CHANNEL_JOIN} AND "
                                "(coalesce(a.published, a.first_seen), a.id) > (?, ?)",
                                (channel, row["k"], article_id)).fetchone()[0]
 
