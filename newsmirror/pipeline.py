@@ -79,6 +79,7 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
     extractor_options = steps.extract_options(config)  # bad rules files or OpenCC profiles: config errors, first
     summary = RunSummary(output=str(config.output_dir))
     run_id = store.start_run(stamp)
+    GitRepo(config.output_dir, config.mirror.commit_author).ensure()  # before assets are written into the tree
 
     async with steps.fetcher(config) as fetcher:
         if request.only is not None:

@@ -17,6 +17,16 @@ class PublishError(NewsmirrorError):
         super().__init__(resource, Stage.PUBLISH, reason)
 
 
+def scratch_dir(root: Path) -> Path | None:
+    """The directory for temporary files of writes into the work tree `root` outside `write_files` (image assets
+    written as they are made): inside .git, so a killed run leaves none in the tree; None before `git init`."""
+    if not (root / ".git").is_dir():
+        return None
+    scratch = root / ".git" / "newsmirror-tmp"
+    scratch.mkdir(exist_ok=True)
+    return scratch
+
+
 def write_atomic(path: Path, content: bytes, scratch: Path | None = None) -> None:
     """Write via a temporary file and rename, so readers never see a partial file. The temporary file goes in
     `scratch` (same file system; the mirror's .git, so a kill never leaves one for git to commit) or beside `path`."""
