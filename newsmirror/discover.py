@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import json
 import time
+import zlib
 from datetime import datetime, timezone
 from urllib.parse import urljoin, urlsplit
 
@@ -166,8 +167,25 @@ SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 NEWS_NS = "{http://www.google.com/schemas/sitemap-news/0.9}"
 
 
+MAX_SITEMAP_BYTES = 50_000_000  # the sitemap protocol's own limit on an uncompressed sitemap
+
+
+def gunzip_capped(body: bytes, limit: int, url: str) -> bytes:
+    """A .xml.gz body served as a file (no Content-Encoding), inflated to at most `limit` bytes."""
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    try:
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise DiscoverError(url, f"sitemap is not valid gzip: {exc}") from exc
+    if len(data) > limit or inflater.unconsumed_tail:
+        raise DiscoverError(url, f"sitemap larger than {limit} bytes once decompressed")
+    return data
+
+
 def parse_sitemap(body: bytes, source: Source, sitemap_url: str) -> tuple[list[Candidate], list[str]]:
-    """(article candidates, child sitemap URLs) from a sitemap, news sitemap or sitemap index."""
+    """(article candidates, child sitemap URLs) from a sitemap, news sitemap or sitemap index (plain or gzip)."""
+    if body[:2] == b"\x1f\x8b":
+        body = gunzip_capped(body, MAX_SITEMAP_BYTES, sitemap_url)
     try:
         root = etree.fromstring(body, etree.XMLParser(**SAFE_XML))
     except etree.XMLSyntaxError as exc:

@@ -30,6 +30,7 @@ import asyncio
 import re
 import time
 import tracemalloc
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -42,7 +43,7 @@ import faultserver as fs
 from faultserver import FaultServer
 from newsmirror.config import FetchSettings, Source, parse_config
 from newsmirror.decode import decode_html
-from newsmirror.discover import DiscoverError, parse_feed
+from newsmirror.discover import DiscoverError, parse_feed, parse_sitemap
 from newsmirror.extract import extract_article
 from newsmirror.fetch import Fetcher, page_problem
 from newsmirror.pipeline import run_once
@@ -493,3 +494,15 @@ def test_a_host_that_never_answers_costs_a_few_timeouts_not_one_per_url(server):
     skipped = [e for e in down if e.reason.startswith("not tried: down.test gave no answer to ")]
     assert len(skipped) >= 6 and "(last: timed out after 0.5 s)" in skipped[0].reason
     assert len(server.times(host="down.test")) <= 4 and elapsed < 1.6, elapsed  # two waves of two, not five
+
+
+def test_gzip_sitemaps_are_read_and_gzip_bombs_refused():
+    source = Source(name="s", kind="sitemap", channel="news", url="http://maps.test/sitemap.xml.gz")
+    urls = "".join(f"<url><loc>http://maps.test/a/{i}</loc></url>" for i in range(3))
+    xml = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'.encode()
+    found, _ = parse_sitemap(zlib.compress(xml, wbits=31), source, source.url)
+    assert [c.url for c in found] == [f"http://maps.test/a/{i}" for i in range(3)]
+    bomb = zlib.compressobj(9, zlib.DEFLATED, 31)
+    data = b"".join(bomb.compress(b"\0" * 1_000_000) for _ in range(60)) + bomb.flush()  # 60 MB of zeros
+    with pytest.raises(DiscoverError, match="sitemap larger than 50000000 bytes once decompressed"):
+        parse_sitemap(data, source, source.url)
