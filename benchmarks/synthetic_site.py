@@ -12,7 +12,8 @@ Chinese), 1-3 photos, and boilerplate around the body (navigation, a cookie noti
 footer). Photos are 1600x1000 JPEGs of a few hundred KB: a pool of `POOL` distinct generated pictures; each image
 URL serves its pool picture with the URL written into a JPEG comment, so every URL has its own bytes (and costs a
 full decode) while the recompressed outputs of one pool picture are identical (content-addressed duplicates).
-Pages and feeds send ETag and answer conditional requests with 304.
+Pages and feeds send ETag and answer conditional requests with 304. `--feed-size N` lists only the newest N per
+feed and listing; `--hidden N` holds the newest N articles back until `GET /_control/reveal` (incremental.py).
 """
 
 from __future__ import annotations

@@ -448,7 +448,7 @@ def render_changed(config: Config, store: Store, changed: set[str], now: datetim
         return full or state.id in changed or not all((root / p).exists() for p in paths)
 
     def articles() -> Iterator[tuple[ArticleState, Article]]:
-        states = (s for s in store.published_articles() if stale(s)) if everything else \
+        states = (s for batch in store.published_batches() for s in batch if stale(s)) if everything else \
             (s for s in map(store.article, sorted(changed)) if s is not None and s.status == "ok")
         for state in states:
             if state.retired:

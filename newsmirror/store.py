@@ -391,6 +391,16 @@ class Store:
     _CHANNEL_JOIN = ("FROM article_channels c JOIN articles a INDEXED BY articles_id_order ON a.id = c.article_id "
                      "WHERE c.channel = ? AND a.status = 'ok'")
 
+    def published_batches(self, size: int = 500) -> Iterator[list[ArticleState]]:
+        """`published_articles()` a batch at a time (keyset pagination: never the whole mirror in memory)."""
+        order = "ORDER BY coalesce(a.published, a.first_seen) DESC, a.id DESC LIMIT ?"
+        batch = self._article_states(f"WHERE a.status = 'ok' {order}", (size,))
+        while batch:
+            yield batch
+            last = batch[-1]
+            batch = self._article_states(f"WHERE a.status = 'ok' AND (coalesce(a.published, a.first_seen), a.id) "
+                                         f"< (?, ?) {order}", (last.first_seen if last.published is None else last.published, last.id, size))
+
     def channel_names(self) -> list[str]:
         """Every channel that lists an article (read from the channel index, not by counting articles)."""
         return [r[0] for r in self.db.execute("SELECT DISTINCT channel FROM article_channels ORDER BY channel")]

@@ -136,4 +136,5 @@ def test_channel_entries_read_slices_like_the_full_list(tmp_path):
     assert len(entries) == len(full)
     assert entries[:10] == full[:10] and entries[7:23] == full[7:23] and entries[-1] == full[-1]
     assert list(entries) == full
+    assert [s for batch in store.published_batches(size=7) for s in batch] == store.published_articles()
     store.close()
