@@ -362,6 +362,8 @@ def _describe(error: dict, data: dict) -> str:
         return f"key '{key}': unknown key (found {error['input']!r})"
     if error["type"] == "missing":
         return f"key '{key}': required, but missing"
+    if error["type"] == "value_error" and not error["loc"]:  # a rule across keys (unique names ...)
+        return message
     found = error.get("input")
     found_text = repr(found) if not isinstance(found, dict) else "a table"
     return f"key '{key}': expected {message[0].lower() + message[1:]}; found {found_text}"
