@@ -28,7 +28,11 @@ CHUNK = 500
 
 
 class ChannelEntries(Sequence[ArticleState]):
-    """A channel's published entries, newest first, read from state a slice at a time (cached per run)."""
+    """A channel's published entries, newest first, read from state a slice at a time. The last few slices are
+    kept; a slice just newer than a kept one is read by key from there (archive pages rendered in order cost
+    what they hold, not their offset)."""
+
+    KEEP = 4
 
     def __init__(self, store: Store, channel: str):
         self.store, self.channel = store, channel
@@ -48,12 +52,23 @@ class ChannelEntries(Sequence[ArticleState]):
             if stop <= start:
                 return []
             if (start, stop) not in self._slices:
-                self._slices[(start, stop)] = self.store.channel_slice(self.channel, start, stop - start)
+                self._slices[(start, stop)] = self._read(start, stop)
+                while len(self._slices) > self.KEEP:
+                    del self._slices[next(iter(self._slices))]
             return list(self._slices[(start, stop)])
         position = index + len(self) if index < 0 else index
         if not 0 <= position < len(self):
             raise IndexError(index)
         return self[position:position + 1][0]
+
+    def _read(self, start: int, stop: int) -> list[ArticleState]:
+        older = next((entries for (first, _), entries in self._slices.items() if first == stop and entries), None)
+        if older is not None:
+            newest = older[0]
+            found = self.store.channel_newer(self.channel, newest.first_seen if newest.published is None
+                                             else newest.published, newest.id, stop - start)
+            return list(reversed(found))
+        return self.store.channel_slice(self.channel, start, stop - start)
 
     def __iter__(self) -> Iterator[ArticleState]:
         for start in range(0, len(self), CHUNK):

@@ -413,6 +413,12 @@ class Store:
         return self._article_states(f"WHERE {self._IN_CHANNEL} ORDER BY coalesce(a.published, a.first_seen) DESC, "
                                     "a.id DESC LIMIT ? OFFSET ?", (channel, limit, offset))
 
+    def channel_newer(self, channel: str, key: str, article_id: str, limit: int) -> list[ArticleState]:
+        """The `limit` entries just newer than (key, id) in the channel, oldest first (keyset paging)."""
+        return self._article_states(f"WHERE {self._IN_CHANNEL} AND (coalesce(a.published, a.first_seen), a.id) "
+                                    "> (?, ?) ORDER BY coalesce(a.published, a.first_seen), a.id LIMIT ?",
+                                    (channel, key, article_id, limit))
+
     def channel_position(self, channel: str, article_id: str) -> int | None:
         """How many of the channel's entries are newer than this article (its index, newest first)."""
         row = self.db.execute("SELECT coalesce(published, first_seen) AS k FROM articles WHERE id = ?",

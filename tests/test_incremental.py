@@ -137,4 +137,12 @@ def test_channel_entries_read_slices_like_the_full_list(tmp_path):
     assert entries[:10] == full[:10] and entries[7:23] == full[7:23] and entries[-1] == full[-1]
     assert list(entries) == full
     assert [s for batch in store.published_batches(size=7) for s in batch] == store.published_articles()
+    walk = regenerate.ChannelEntries(store, "world")  # archive pages in order: each read by key from the last
+    total = len(walk)
+    reads = []
+    store.channel_newer = lambda *args: reads.append(args) or Store.channel_newer(store, *args)
+    for number in range(1, total // 10 + 1):
+        page = slice(total - number * 10, total - (number - 1) * 10)
+        assert walk[page] == full[page]
+    assert len(reads) == total // 10 - 1  # every page after the oldest
     store.close()
