@@ -95,8 +95,8 @@ class TreeSampler:
         """Process-pool workers (forked by the forkserver, so never waited for by us: not in children_*)."""
         return [pid for pid, cmd in self.names.items() if "multiprocessing" in cmd]
 
-    def worker_cpu(self) -> float:
-        return sum(self.cpu[pid] for pid in self.pool_pids())
+    def worker_cpu(self, exclude: set[int] = frozenset()) -> float:
+        return sum(self.cpu[pid] for pid in self.pool_pids() if pid not in exclude)
 
 
 class StageClock:
@@ -166,8 +166,9 @@ def run_pipeline(config_path: Path, executor: str | None = None, outside: list[p
         start = time.perf_counter()
         summary = pipeline.run_once(config, Reporter(verbosity=0), request)
         wall = time.perf_counter() - start
-    cpu = sampler.own + sampler.worker_cpu() + _cpu(list(outside)) - before
-    workers = [sampler.rss[pid] for pid in sampler.pool_pids()]
+    theirs = {p.pid for proc in outside for p in [proc, *proc.children(recursive=True)]}  # counted by _cpu
+    cpu = sampler.own + sampler.worker_cpu(exclude=theirs) + _cpu(list(outside)) - before
+    workers = [sampler.rss[pid] for pid in sampler.pool_pids() if pid not in theirs]
     return {"summary": summary, "wall": wall, "stages": dict(clock.seconds), "cpu": cpu, "main_cpu": sampler.own,
             "worker_rss": max(workers, default=0)}
 

@@ -142,6 +142,10 @@ class ImageLocaliser:
             if result.content is not None and result.asset not in self._emitted:
                 self._emitted.add(result.asset)
                 files.append(RenderedFile(result.asset, result.content))
+            if result.content is not None:  # remember the path only: a run must not keep every image's bytes
+                done = asyncio.get_running_loop().create_future()
+                done.set_result(_Result(result.src, result.asset))
+                self._tasks[result.src] = done
         self.store.set_image_uses(article.url, [f.src for f in failures])
         return localised(article, mapping), files, failures
 
