@@ -387,7 +387,10 @@ class Store:
 
     # -- incremental rendering: one channel's entries a slice at a time, never the whole mirror ---------------
 
-    _IN_CHANNEL = "a.status = 'ok' AND a.id IN (SELECT article_id FROM article_channels WHERE channel = ?)"
+    # EXISTS probes article_channels per row of the ordered index (an IN list is rebuilt for every query); a range
+    # on the key alone (SQLite uses no index for a row-value range on an expression) starts the scan in place
+    _IN_CHANNEL = ("a.status = 'ok' AND EXISTS (SELECT 1 FROM article_channels c WHERE c.article_id = a.id "
+                   "AND c.channel = ?)")
     _CHANNEL_JOIN = ("FROM article_channels c JOIN articles a INDEXED BY articles_id_order ON a.id = c.article_id "
                      "WHERE c.channel = ? AND a.status = 'ok'")
 
@@ -415,9 +418,10 @@ class Store:
 
     def channel_newer(self, channel: str, key: str, article_id: str, limit: int) -> list[ArticleState]:
         """The `limit` entries just newer than (key, id) in the channel, oldest first (keyset paging)."""
-        return self._article_states(f"WHERE {self._IN_CHANNEL} AND (coalesce(a.published, a.first_seen), a.id) "
-                                    "> (?, ?) ORDER BY coalesce(a.published, a.first_seen), a.id LIMIT ?",
-                                    (channel, key, article_id, limit))
+        return self._article_states(f"WHERE {self._IN_CHANNEL} AND coalesce(a.published, a.first_seen) >= ? AND "
+                                    "(coalesce(a.published, a.first_seen), a.id) > (?, ?) "
+                                    "ORDER BY coalesce(a.published, a.first_seen), a.id LIMIT ?",
+                                    (channel, key, key, article_id, limit))
 
     def channel_position(self, channel: str, article_id: str) -> int | None:
         """How many of the channel's entries are newer than this article (its index, newest first)."""
@@ -425,9 +429,10 @@ class Store:
                               (article_id,)).fetchone()
         if row is None:
             return None
-        return self.db.execute(f"SELECT count(*) {self._CHANNEL_JOIN} AND "
+        return self.db.execute(f"SELECT count(*) FROM articles a WHERE {self._IN_CHANNEL} AND "
+                               "coalesce(a.published, a.first_seen) >= ? AND "
                                "(coalesce(a.published, a.first_seen), a.id) > (?, ?)",
-                               (channel, row["k"], article_id)).fetchone()[0]
+                               (channel, row["k"], row["k"], article_id)).fetchone()[0]
 
     def channels_of(self, ids: Iterable[str]) -> dict[str, set[str]]:
         """Channel -> which of `ids` it lists."""
