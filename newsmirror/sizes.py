@@ -7,6 +7,7 @@ cap a site near 1 GB: a mirror that grows for years meets these. Sizes are in MB
 from __future__ import annotations
 
 import heapq
+import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +38,14 @@ def _git(root: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
 
 
+CACHE = "newsmirror-size.json"  # in .git: the last report and what it was measured with (derived, safe to lose)
+
+
 def measure(root: Path, html_dir: str, budgets: SizeBudgets) -> SizeReport | None:
-    """Measure the mirror at `root`; None before its first commit."""
+    """Measure the mirror at `root`; None before its first commit.
+
+    The tree part costs what changed: the last report is kept in .git with its commit, and a later commit is
+    measured from the diff between the two (a full listing only when there is no usable report)."""
     if not (root / ".git").exists():
         return None
     head = subprocess.run(["git", "rev-parse", "-q", "--verify", "HEAD^{commit}"], cwd=root, capture_output=True,
@@ -48,6 +55,29 @@ def measure(root: Path, html_dir: str, budgets: SizeBudgets) -> SizeReport | Non
     counts = dict(line.split(": ", 1) for line in _git(root, "count-objects", "-v").splitlines() if ": " in line)
     history = (int(counts.get("size", 0)) + int(counts.get("size-pack", 0))) * 1024
     site_prefixes = (html_dir.strip("/") + "/", "assets/")
+    key = [html_dir, budgets.file_budget_mb, budgets.report_largest]
+    cached = _load_cache(root, key)
+    tree = None
+    if cached is not None and cached["commit"] == head:
+        tree = cached["tree"]
+    elif cached is not None:
+        tree = _updated(root, cached["commit"], head, cached["tree"], site_prefixes, budgets)
+    if tree is None:
+        tree = _full(root, head, site_prefixes, budgets)
+    _save_cache(root, key, head, tree)
+    return SizeReport(history_bytes=history, tree_bytes=tree["bytes"], tree_files=tree["files"],
+                      site_bytes=tree["site"], largest=tuple(map(tuple, tree["largest"])),
+                      over_file_budget=tuple(map(tuple, tree["over"])))
+
+
+def _ranked(files: list[tuple[str, int]], budgets: SizeBudgets) -> tuple[list, list]:
+    limit = budgets.file_budget_mb * MB
+    largest = heapq.nlargest(budgets.report_largest, files, key=lambda f: (f[1], f[0]))
+    over = sorted((f for f in files if f[1] > limit), key=lambda f: (-f[1], f[0]))
+    return [list(f) for f in largest], [list(f) for f in over]
+
+
+def _full(root: Path, head: str, site_prefixes: tuple[str, ...], budgets: SizeBudgets) -> dict:
     files: list[tuple[str, int]] = []
     for entry in _git(root, "ls-tree", "-r", "-l", "-z", head).split("\0"):
         if entry:
@@ -55,15 +85,72 @@ def measure(root: Path, html_dir: str, budgets: SizeBudgets) -> SizeReport | Non
             size = meta.split()[3]
             if size != "-":  # "-" for submodules
                 files.append((path, int(size)))
-    limit = budgets.file_budget_mb * MB
-    return SizeReport(
-        history_bytes=history,
-        tree_bytes=sum(size for _, size in files),
-        tree_files=len(files),
-        site_bytes=sum(size for path, size in files if path.startswith(site_prefixes)),
-        largest=tuple(heapq.nlargest(budgets.report_largest, files, key=lambda f: (f[1], f[0]))),
-        over_file_budget=tuple(sorted((f for f in files if f[1] > limit), key=lambda f: (-f[1], f[0]))),
-    )
+    largest, over = _ranked(files, budgets)
+    return {"bytes": sum(size for _, size in files), "files": len(files),
+            "site": sum(size for path, size in files if path.startswith(site_prefixes)),
+            "largest": largest, "over": over}
+
+
+def _updated(root: Path, old: str, new: str, tree: dict, site_prefixes: tuple[str, ...],
+             budgets: SizeBudgets) -> dict | None:
+    """`tree` (measured at commit `old`) brought to commit `new` from their diff; None when a full listing is
+    needed (a listed largest file changed or went away, or `old` is gone)."""
+    result = subprocess.run(["git", "diff-tree", "-r", "-z", "--no-renames", old, new], cwd=root,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        return None
+    fields = result.stdout.split("\0")
+    changes = []  # (path, old blob or None, new blob or None)
+    for meta, path in zip(fields[0::2], fields[1::2]):
+        if not meta.startswith(":"):
+            continue
+        _old_mode, new_mode, old_blob, new_blob, _status = meta[1:].split()
+        if new_mode.startswith("16") or _old_mode.startswith("16"):
+            return None  # submodules: let the full listing handle them
+        zero = "0" * len(old_blob)
+        changes.append((path, None if old_blob == zero else old_blob, None if new_blob == zero else new_blob))
+    listed = {path for path, _ in tree["largest"]}
+    if any(path in listed for path, _, _ in changes):
+        return None
+    blobs = [blob for _, a, b in changes for blob in (a, b) if blob]
+    sizes = dict(zip(blobs, (int(line) for line in _git_input(root, "\n".join(blobs) + "\n", "cat-file",
+                                                             "--batch-check=%(objectsize)").split()))) if blobs else {}
+    tree = {**tree, "largest": [list(f) for f in tree["largest"]], "over": [list(f) for f in tree["over"]]}
+    added: list[tuple[str, int]] = []
+    changed_paths = {path for path, _, _ in changes}
+    for path, old_blob, new_blob in changes:
+        delta = (sizes[new_blob] if new_blob else 0) - (sizes[old_blob] if old_blob else 0)
+        tree["bytes"] += delta
+        tree["files"] += (new_blob is not None) - (old_blob is not None)
+        if path.startswith(site_prefixes):
+            tree["site"] += delta
+        if new_blob:
+            added.append((path, sizes[new_blob]))
+    kept_over = [tuple(f) for f in tree["over"] if f[0] not in changed_paths]
+    largest, over = _ranked([tuple(f) for f in tree["largest"]] + added, budgets)
+    _, new_over = _ranked(added, budgets)
+    tree["largest"] = largest
+    tree["over"] = [list(f) for f in sorted(kept_over + [tuple(f) for f in new_over], key=lambda f: (-f[1], f[0]))]
+    return tree
+
+
+def _git_input(root: Path, text: str, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, input=text, capture_output=True, text=True, check=True).stdout
+
+
+def _load_cache(root: Path, key: list) -> dict | None:
+    try:
+        data = json.loads((root / ".git" / CACHE).read_text())
+    except (OSError, ValueError):
+        return None  # no report yet, or an unreadable one: measure in full
+    return data if isinstance(data, dict) and data.get("key") == key and "tree" in data else None
+
+
+def _save_cache(root: Path, key: list, head: str, tree: dict) -> None:
+    try:
+        (root / ".git" / CACHE).write_text(json.dumps({"key": key, "commit": head, "tree": tree}))
+    except OSError:
+        pass  # only a cache: the next report lists the tree in full
 
 
 def summary_line(report: SizeReport) -> str:

@@ -85,3 +85,31 @@ def test_after_a_run_the_size_line_shows_and_warnings_show_even_when_quiet(tmp_p
     assert normal_lines[0].startswith("size: history ") and "largest: assets/ab/big.webp" in normal_lines[0]
     assert normal_lines[1].startswith("SIZE WARNING assets/ab/big.webp: 195.3 KB, over the per-file budget of 0.1 MB")
     assert quiet.getvalue().splitlines() == normal_lines[1:]
+
+
+def test_the_report_after_a_commit_comes_from_the_diff_and_equals_a_full_listing(tmp_path):
+    from newsmirror.sizes import CACHE
+
+    root = mirror(tmp_path, FILES)
+    budgets = SizeBudgets(file_budget_mb=0.003, report_largest=2)
+    measure(root, "site", budgets)  # a full listing, cached with its commit
+    repo = GitRepo(root)
+    steps = [
+        {"pages/news/b.md": b"b" * 5000, "site/pages/news/b.html": b"q" * 9000},  # added, one over the budget
+        {"pages/news/a.md": b"a" * 10, "README.md": None},  # one shrinks, one goes
+        {"site/pages/news/b.html": b"q" * 100, "assets/cd/x.webp": b"x" * 7000},  # back under; a new asset
+    ]
+    for change in steps:
+        for path, content in change.items():
+            target = root / path
+            if content is None:
+                target.unlink()
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
+        repo.commit_all("run")
+        incremental = measure(root, "site", budgets)
+        (root / ".git" / CACHE).unlink()
+        assert incremental == measure(root, "site", budgets)  # the same as listing the whole tree
+    assert incremental.over_file_budget == (("assets/ab/big.webp", 200_000), ("assets/cd/x.webp", 7000),
+                                            ("pages/news/b.md", 5000), ("site/pages/news/a.html", 4000))
