@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from newsmirror.publish import split_author
 from newsmirror.records import NewsmirrorError, Stage
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -57,9 +58,7 @@ class Git:
 
     def __init__(self, root: Path, author: str = "newsmirror <newsmirror@localhost>"):
         self.root = root
-        name, _, email = author.partition("<")
-        self.name = name.strip() or "newsmirror"
-        self.email = email.rstrip(">").strip() or "newsmirror@localhost"
+        self.name, self.email = split_author(author)
 
     def run(self, *args: str, input: str | None = None, env: dict[str, str] | None = None,
             timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:

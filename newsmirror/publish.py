@@ -84,14 +84,18 @@ def remove_files(root: Path, paths: Iterable[str]) -> list[str]:
     return removed
 
 
+def split_author(author: str) -> tuple[str, str]:
+    """"Name <email>" (config `commit_author`) -> (name, email), with defaults for a missing part."""
+    name, _, email = author.partition("<")
+    return name.strip() or "newsmirror", email.rstrip(">").strip() or "newsmirror@localhost"
+
+
 class GitRepo:
     """The mirror's git work tree, driven through the git CLI."""
 
     def __init__(self, root: Path, author: str = "newsmirror <newsmirror@localhost>"):
         self.root = root
-        name, _, email = author.partition("<")
-        self.name = name.strip() or "newsmirror"
-        self.email = email.rstrip(">").strip() or "newsmirror@localhost"
+        self.name, self.email = split_author(author)
         self.changed: list[str] | None = None  # see commit_all
 
     def git(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
