@@ -492,12 +492,14 @@ def managed_paths(config: Config) -> list[str]:
 def retire(config: Config, store: Store, now: datetime, summary: RunSummary, changed: set[str]) -> list[str]:
     """Apply retention: mark the articles it selects as retired in state; return their page files to remove.
     Pages whose text links to a retired article join `changed`, so their link goes back to the original URL."""
-    names = _all_channels(config, store)
-    if not any(retention.policy_for(config, name).active for name in names):
+    policies = {name: retention.policy_for(config, name) for name in _all_channels(config, store)}
+    policies = {name: policy for name, policy in policies.items() if policy.active}
+    if not policies:
         return []
-    channels = {name: store.published_articles(name) for name in names}
     protected = {state.id for state in hot_list(config, store, now)}
-    chosen = retention.select_retired(config, channels, protected, now)
+    chosen = [state for name, policy in policies.items()
+              for state in store.retention_candidates(name, policy.keep_newest, policy.cutoff_day(now))
+              if state.id not in protected]
     store.retire([state.id for state in chosen], now.isoformat())
     changed.update(store.articles_linking_to([state.url for state in chosen]))
     for state in chosen:

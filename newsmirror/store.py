@@ -182,13 +182,23 @@ class Store:
         )
 
     def articles_linking_to(self, urls: list[str]) -> set[str]:
-        """Ids of pages still in the mirror whose article text mentions one of `urls` (to re-render their links)."""
-        found: set[str] = set()
-        for url in urls:
-            rows = self.db.execute("SELECT id FROM articles WHERE status = 'ok' AND retired IS NULL "
-                                   "AND instr(record, ?) > 0", (url,))
-            found.update(r["id"] for r in rows)
-        return found
+        """Ids of pages still in the mirror whose article text mentions one of `urls` (to re-render their links);
+        one pass over the records, only in a run that retires something."""
+        if not urls:
+            return set()
+        rows = self.db.execute("SELECT id, record FROM articles WHERE status = 'ok' AND retired IS NULL")
+        return {r["id"] for r in rows if r["record"] and any(url in r["record"] for url in urls)}
+
+    def retention_candidates(self, channel: str, keep_newest: int | None, before_day: str | None
+                             ) -> list[ArticleState]:
+        """Pages living in `channel`, not yet retired, beyond its newest `keep_newest` or dated before
+        `before_day` (YYYY-MM-DD); positions count every published page of the channel, newest first."""
+        return self._article_states(
+            "JOIN (SELECT id AS ranked_id, row_number() OVER (ORDER BY coalesce(published, first_seen) DESC, id DESC)"
+            "  - 1 AS position FROM articles WHERE status = 'ok' AND channel = ?) r ON r.ranked_id = a.id "
+            "WHERE a.retired IS NULL AND ((? IS NOT NULL AND r.position >= ?) "
+            "  OR (? IS NOT NULL AND substr(coalesce(a.published, a.first_seen), 1, 10) < ?)) ORDER BY a.id",
+            (channel, keep_newest, keep_newest, before_day, before_day))
 
     def retire(self, article_ids: list[str], now: str) -> None:
         self.db.executemany("UPDATE articles SET retired = ? WHERE id = ? AND retired IS NULL",

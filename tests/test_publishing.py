@@ -227,3 +227,18 @@ def test_a_second_run_exits_with_a_clear_message_while_one_holds_the_lock(demo_s
                            text=True, timeout=120)
     assert third.returncode == 0, third.stderr
     assert config_file.exists()
+
+
+def test_retention_query_matches_the_policy_by_count_and_by_age(demo_site, tmp_path):
+    config = make_config(demo_site, tmp_path)
+    run_once(config, request=RunRequest(), now=NOW)
+    with Store(config.state_path) as store:
+        own = [s for s in store.published_articles("city") if s.channel == "city"]  # newest first
+        days = sorted({s.date[:10] for s in own})
+        middle = days[len(days) // 2]
+        by_count = store.retention_candidates("city", 2, None)
+        by_age = store.retention_candidates("city", None, middle)
+        either = store.retention_candidates("city", len(own) - 1, middle)
+    assert sorted(s.id for s in by_count) == sorted(s.id for s in own[2:])
+    assert sorted(s.id for s in by_age) == sorted(s.id for s in own if s.date[:10] < middle) != []
+    assert {s.id for s in either} == {s.id for s in by_age} | {own[-1].id}
