@@ -103,7 +103,16 @@ def measure(config_path: Path) -> dict:
     publish = summary.publish
     return {"wall": wall, "stages": dict(clock.seconds), "new": summary.new, "updated": summary.updated,
             "written": len(publish.written) if publish else 0, "commit": bool(publish and publish.commit),
-            "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+            "rss": peak_rss()}
+
+
+def peak_rss() -> int:
+    """This process's own peak RSS. Not `ru_maxrss`: Linux carries that across fork + exec, so a run started by
+    this (large) benchmark process would report the parent's peak; VmHWM belongs to the process's own memory."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def timed_run(config_path: Path) -> dict:
