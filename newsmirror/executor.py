@@ -3,19 +3,21 @@
     with work_pool("dask://10.0.0.5:8786", task_count) as pool:   # or "local", "dask-local"
         await loop.run_in_executor(pool, extract_article, ...)
 
-`local` (the default): a forkserver process pool with one worker per core (a thread for a handful of pages).
-`dask-local`: a Dask LocalCluster on this machine (one single-threaded worker per core). `dask://HOST:PORT`: the
-scheduler of an existing Dask cluster. The driver (the `newsmirror run` process) keeps fetching, state, planning,
-rendering and publishing, so per-host politeness (the fetcher's per-host limits and delays) holds however many
-workers there are, and the mirror is byte-identical to a local run's: the tasks are pure functions of their inputs.
-Workers need this package (same version) and its dependencies installed: `pip install newsmirror` from the same
-lock file.
+`local` (the default): a forkserver process pool with one worker per core (a thread for a handful of pages); the
+driver (the `newsmirror run` process) fetches every page. `dask-local`: a Dask LocalCluster on this machine (one
+single-threaded worker per core). `dask://HOST:PORT`: the scheduler of an existing Dask cluster. On Dask, article
+pages are fetched and extracted by one task per host (`hostbatch.py`, which gets the `Client` from
+`dask_client(pool)`), so per-host politeness holds however many workers there are; image recompression goes to the
+pool as an executor. The driver keeps state, planning, image downloads, rendering and publishing, and the mirror is
+byte-identical to a local run's. Workers need this package (same version) and its dependencies installed:
+`pip install newsmirror` from the same lock file.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,6 +26,7 @@ from newsmirror.records import NewsmirrorError, Stage
 
 PROCESS_POOL_THRESHOLD = 8  # below this many pages, work in a thread: a process pool costs more than it saves
 DASK_PREFIX = "dask://"
+_CLIENTS: weakref.WeakKeyDictionary[Executor, object] = weakref.WeakKeyDictionary()  # Dask executor -> its Client
 
 
 class ExecutorError(NewsmirrorError):
@@ -40,6 +43,11 @@ def check_spec(spec: str) -> str:
         if host and port.isdigit():
             return spec
     raise ExecutorError(spec, "expected local, dask-local or dask://HOST:PORT")
+
+
+def dask_client(pool: Executor):
+    """The `distributed.Client` behind a pool `work_pool` made for a Dask spec; None for the local pools."""
+    return _CLIENTS.get(pool)
 
 
 def spreads(pool: Executor) -> bool:
@@ -61,7 +69,9 @@ def work_pool(spec: str, task_count: int) -> Iterator[Executor]:
             yield pool
         return
     with _dask_client(spec) as client:
-        yield client.get_executor(pure=False)
+        pool = client.get_executor(pure=False)
+        _CLIENTS[pool] = client
+        yield pool
 
 
 @contextmanager

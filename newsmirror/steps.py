@@ -17,15 +17,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from newsmirror import convert, regenerate, render, render_html, retention
+from newsmirror import convert, hostbatch, regenerate, render, render_html, retention
 from newsmirror import hot
 from newsmirror.assets import ImageFailure, ImageLocaliser, image_sources, is_local
 from newsmirror.browser import render_page_async
 from newsmirror.config import Config, ConfigError, Source
 from newsmirror.decode import decode_html
 from newsmirror.discover import DiscoverError, parse_feed, parse_listing, parse_sitemap, parse_url_list
-from newsmirror.extract import ExtractOptions, extract_article
-from newsmirror.executor import spreads, work_pool
+from newsmirror.extract import ExtractOptions
+from newsmirror.executor import dask_client, spreads, work_pool
 from newsmirror.fetch import Fetcher, FetchRequest, page_problem
 from newsmirror.ids import article_id as new_article_id, canonical_url
 from newsmirror.plan import Plan, retry_delay
@@ -191,20 +191,12 @@ def search_committed(config: Config) -> None:
     (config.output_dir / ".git" / SEARCH_UNSTAGED).unlink(missing_ok=True)
 
 
-def _extract(body: bytes, url: str, charset: str | None, options: ExtractOptions) -> Article | ExtractError:
-    try:
-        return extract_article(body, url, charset=charset, options=options)
-    except ExtractError as exc:
-        return exc
-    except Exception as exc:  # a bug or a library crash on one page must not stop the run
-        return ExtractError(url, f"extractor crashed: {type(exc).__name__}: {exc}")
-
-
 async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, tasks: tuple[FetchTask, ...],
                             options: dict[str, ExtractOptions], localiser: ImageLocaliser | None,
                             reporter: Reporter, pool_spec: str = "local") -> list[Outcome]:
-    """Fetch every planned article (conditional when we have validators) and extract it on all cores (or on the
-    Dask cluster `pool_spec` names, see executor.py); images are recompressed in the same pool."""
+    """Fetch every planned article (conditional when we have validators) and extract it on all cores; images are
+    recompressed in the same pool. On the Dask cluster `pool_spec` names (executor.py), one task per host fetches
+    and extracts its pages (hostbatch.py) and images are localised once every page task is done."""
     if not tasks:
         return []
     reporter.stage("fetch", len(tasks))
@@ -224,6 +216,18 @@ async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, task
     reporter.advance("fetch", len(refused))
     reporter.advance("extract", len(refused))
     with work_pool(pool_spec, len(tasks)) as executor, _images_on(localiser, executor):
+        client = dask_client(executor)
+        if client is not None:  # pages fetched + extracted on the cluster, then their images here (two phases)
+            for task, page, extracted in await hostbatch.fetch_on_cluster(client, requests, config.fetch, options,
+                                                                          reporter):
+                if extracted is not None:
+                    pending.append(asyncio.ensure_future(_finish(hostbatch.resolved(extracted), task, page, localiser,
+                                                                 reporter, limit, config.output_dir)))
+                    continue
+                outcomes.append(Outcome(task, error=page) if isinstance(page, FetchError) else
+                                Outcome(task, not_modified=True, etag=page.etag, last_modified=page.last_modified))
+                reporter.advance("extract")
+            requests = []  # only `render_js` pages are left for the driver
         async for request, result in _fetch_all(fetcher, requests, tasks, in_browser, config):
             task: FetchTask = request.key  # type: ignore[assignment]
             reporter.advance("fetch")
@@ -237,8 +241,8 @@ async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, task
                 outcomes.append(Outcome(task, not_modified=True, etag=result.etag, last_modified=result.last_modified))
                 reporter.advance("extract")
             else:
-                future = loop.run_in_executor(executor, _extract, result.body, result.final_url, result.charset,
-                                              options.get(task.candidate.source, ExtractOptions()))
+                future = loop.run_in_executor(executor, hostbatch.extract_page, result.body, result.final_url,
+                                              result.charset, options.get(task.candidate.source, ExtractOptions()))
                 pending.append(asyncio.ensure_future(_finish(future, task, result, localiser, reporter, limit,
                                                              config.output_dir)))
         outcomes += await asyncio.gather(*pending)

@@ -1,20 +1,45 @@
-"""Scale-out: a run whose extraction and image work runs on a Dask cluster (an in-process LocalCluster here) makes
-a mirror byte-identical to a local run's."""
+"""Scale-out: on a Dask cluster (an in-process LocalCluster of two one-thread workers here) pages are fetched and
+extracted by one task per host, per-host politeness holds across the workers, a failed task fails its host's URLs
+(not the run), and the mirror is byte-identical to a local run's."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from distributed import LocalCluster
+from distributed import Client, LocalCluster
 
+import faultserver as fs
 from conftest import make_config
+from faultserver import FaultServer
+from newsmirror import hostbatch
+from newsmirror.config import FetchSettings, parse_config
 from newsmirror.executor import ExecutorError, check_spec
+from newsmirror.fetch import FetchRequest
 from newsmirror.pipeline import RunRequest, run_once
 from newsmirror.progress import QUIET, Reporter
+from newsmirror.records import Candidate, FetchError, FetchTask, Stage
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        yield cluster
+
+
+def spec_of(cluster: LocalCluster) -> str:
+    return "dask://" + cluster.scheduler_address.removeprefix("tcp://")
+
+
+def keys_since(cluster: LocalCluster, start: int) -> set[str]:
+    """Keys of the tasks the scheduler handled since its transition log had `start` entries."""
+    return {str(entry[0]) for entry in list(cluster.scheduler.transition_log)[start:]}
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -22,19 +47,108 @@ def tree(root: Path) -> dict[str, bytes]:
             if p.is_file() and ".git" not in p.parts}
 
 
-def test_dask_run_is_byte_identical_to_a_local_run(demo_site, tmp_path):
+def test_dask_run_is_byte_identical_to_a_local_run(demo_site, tmp_path, cluster):
     local = make_config(demo_site, tmp_path / "local")
     summary = run_once(local, Reporter(QUIET), RunRequest(), now=NOW)
     assert summary.new >= 10 and summary.failed == 0
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", host="127.0.0.1",
-                      dashboard_address=None) as cluster:
-        spec = "dask://" + cluster.scheduler_address.removeprefix("tcp://")
-        remote = make_config(demo_site, tmp_path / "dask")
-        on_dask = run_once(remote, Reporter(QUIET), RunRequest(executor=spec), now=NOW)
-        worked = {key for key, *_ in cluster.scheduler.transition_log}  # every task the scheduler ran
+    mark, logged = len(cluster.scheduler.transition_log), len(demo_site.requests)
+    remote = make_config(demo_site, tmp_path / "dask")
+    on_dask = run_once(remote, Reporter(QUIET), RunRequest(executor=spec_of(cluster)), now=NOW)
+    worked = keys_since(cluster, mark)
     assert (on_dask.new, on_dask.failed) == (summary.new, 0)
     assert tree(remote.output_dir) == tree(local.output_dir)
-    assert any("_extract" in str(key) for key in worked) and any("recompress" in str(key) for key in worked)
+    # the pages were fetched (each once) and extracted by the host task; images were recompressed on the cluster
+    host_tasks = [key for key in worked if key.startswith(f"{hostbatch.TASK_NAME}-")]
+    assert len(host_tasks) == 1 and "news.demo.test" in host_tasks[0]  # the demo site is one host
+    assert any("recompress" in key for key in worked)
+    assert not any("extract_page" in key for key in worked)  # no extraction task besides the host task
+    paths = [path for method, path in demo_site.requests[logged:] if method == "GET"]
+    pages = [i for i, path in enumerate(paths) if path.startswith("/articles/")]
+    assert len(pages) == len(set(paths[i] for i in pages)) == summary.new
+    images = [i for i, path in enumerate(paths) if path.startswith("/images/")]
+    assert images and max(pages) < min(images)  # two phases: images only after every page task
+
+
+def slow(body: str, hold: float) -> fs.Behaviour:
+    """The page after `hold` seconds (a request that overlapped another would show in `open_max`)."""
+    answer = fs.reply(body)
+
+    async def behave(request, reader, writer) -> None:
+        await asyncio.sleep(hold)
+        await answer(request, reader, writer)
+    return behave
+
+
+def article(title: str) -> str:
+    body = "".join(f"<p>{title}: the harbour ferry runs again after the winter repairs. Paragraph {i} adds a "
+                   f"sentence about the timetable and the crew.</p>" for i in range(6))
+    return f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head><body><article>' \
+           f"<h1>{title}</h1>{body}</article></body></html>"
+
+
+def test_per_host_politeness_holds_across_workers(tmp_path, cluster):
+    hosts, pages, delay = ("alpha.test", "beta.test"), 5, 0.2
+    with FaultServer() as server:
+        sources = ""
+        for host in hosts:
+            for n in range(pages):
+                server.route(f"/{host}/{n}.html", slow(article(f"{host} story {n}"), hold=0.1))
+            urls = ", ".join(f'"http://{host}/{host}/{n}.html"' for n in range(pages))
+            name = host.split(".")[0]
+            sources += f'[[sources]]\nname = "{name}"\nkind = "urls"\nchannel = "{name}"\nurls = [{urls}]\n'
+        resolve = ", ".join(f'"{host}" = "{server.address}"' for host in hosts)
+        text = f"""
+[mirror]
+output = "mirror"
+state = "state.db"
+[editions]
+search = false
+[images]
+localise = false
+[fetch]
+timeout = 5
+retries = 0
+per_host_concurrency = 1
+delay = {delay}
+resolve = {{ {resolve} }}
+{sources}"""
+        config = parse_config(text, tmp_path / "newsmirror.toml", tmp_path)
+        mark = len(cluster.scheduler.transition_log)
+        summary = run_once(config, Reporter(QUIET), RunRequest(executor=spec_of(cluster)), now=NOW)
+        worked = keys_since(cluster, mark)
+    assert (summary.new, summary.failed) == (2 * pages, 0)
+    for host in hosts:
+        assert any(key.startswith(f"{hostbatch.TASK_NAME}-{host}-") for key in worked)
+        starts = sorted(server.times(host=host))
+        assert len(starts) == pages and server.open_max[host] == 1  # one request at a time
+        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        assert min(gaps) >= delay - 0.06, gaps  # start times are taken at the server, after connection set-up
+    alpha, beta = (sorted(server.times(host=host)) for host in hosts)
+    assert alpha[0] < beta[-1] and beta[0] < alpha[-1]  # the hosts were fetched at the same time, on two workers
+
+
+def _task(url: str) -> FetchTask:
+    return FetchTask(url, url.rsplit("/", 1)[-1], ("news",), "new", Candidate(url, "news", "news"))
+
+
+def test_a_failed_host_task_fails_its_urls_not_the_run(cluster):
+    requests = [FetchRequest(url, key=_task(url)) for url in
+                ("http://a.test/1.html", "http://a.test/2.html", "http://b.test/1.html")]
+    broken = FetchSettings(resolve={"a.test": "127.0.0.1:no-port"})  # the task raises building its transport
+    unsendable = {"news": threading.Lock()}  # input that cannot be pickled to a worker
+
+    async def on_cluster(settings, options):
+        with Client(cluster.scheduler_address, timeout="10s") as client:
+            return await hostbatch.fetch_on_cluster(client, requests, settings, options, Reporter(QUIET))
+
+    for settings, options, cause in ((broken, {}, "ValueError"), (FetchSettings(), unsendable, "serialize")):
+        received = asyncio.run(on_cluster(settings, options))
+        assert sorted(task.url for task, _, _ in received) == sorted(r.url for r in requests)
+        for task, error, extracted in received:
+            assert isinstance(error, FetchError) and extracted is None and error.retryable
+            assert error.stage is Stage.FETCH and error.resource == task.url and error.__cause__ is not None
+            host = task.url.split("/")[2]
+            assert f"the Dask task fetching host {host} failed" in error.reason and cause in error.reason
 
 
 def test_executor_specs():
