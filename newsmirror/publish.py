@@ -111,6 +111,11 @@ class GitRepo:
         self.root.mkdir(parents=True, exist_ok=True)
         if not (self.root / ".git").exists():
             self.git("init", "-q", "-b", "main")
+        if self.git("config", "--get", "core.splitIndex", check=False).returncode == 1:  # unset
+            # a run then rewrites a small index file, not the whole index (~30 MB at 200,000 files); version 4
+            # compresses the paths that every page shares
+            self.git("config", "core.splitIndex", "true")
+            self.git("config", "index.version", "4")
         # Lock files left by a git process killed mid-commit (index.lock, next-index-*.lock, HEAD.lock,
         # refs/heads/main.lock ...): runs hold the state lock, so no git of ours is running.
         git_dir = self.root / ".git"
@@ -122,35 +127,44 @@ class GitRepo:
         paths go into the commit: files people keep elsewhere in the tree are neither staged nor committed.
 
         When `self.changed` is set (every file a run rendered, written or found unchanged, every file it removed,
-        and whole directories it regenerated), only those are staged and the index is committed: the cost follows
-        the run, not the tree (at 200,000 files `git add -A` takes ~0.6 s and a commit with a pathspec ~1.7 s;
-        staging twenty paths and committing the index ~0.5 s)."""
+        and whole directories it regenerated), only those are staged, so the cost follows the run, not the tree
+        (at 200,000 files `git add -A` takes ~0.6 s, staging twenty paths ~0.15 s)."""
         if self.changed is not None:
-            return self._commit_changed(message, self.changed)
-        known = [p for p in paths if (self.root / p).exists() or self.git("ls-files", "--", p).stdout.strip()]
-        if paths and not known:
-            return None
-        spec = ["--", *known] if known else []
-        self.git("add", "-A", *spec)
-        if not self.git("status", "--porcelain", "--untracked-files=no", *spec).stdout.strip():
-            return None
-        self.git("commit", "-q", "--no-verify", "-m", message, *spec)
-        return self.git("rev-parse", "HEAD").stdout.strip()
+            self._stage(sorted(set(self.changed)))
+        else:
+            known = [p for p in paths if (self.root / p).exists() or self.git("ls-files", "--", p).stdout.strip()]
+            if paths and not known:
+                return None
+            self.git("add", "-A", *(["--", *known] if known else []))
+        return self._commit_index(message)
 
-    def _commit_changed(self, message: str, changed: Iterable[str]) -> str | None:
-        paths = sorted(set(changed))
-        present = "\0".join(p for p in paths if (self.root / p).exists())
-        gone = "\0".join(p for p in paths if not (self.root / p).exists())
+    def _stage(self, paths: list[str]) -> None:
+        """Files by name (`update-index`: no pathspec matching, no directory walk: ~0.1 s at 200,000 files where
+        `git add` takes ~0.25 s), directories with `git add -A`, what is gone with `git rm -r --cached` (a gone
+        path may have been a directory)."""
+        files = [p for p in paths if not (self.root / p).is_dir()]
+        folders = [p for p in paths if (self.root / p).is_dir()]
+        gone = [p for p in paths if not os.path.lexists(self.root / p)]
+        if files:
+            self.git("update-index", "--add", "--remove", "-z", "--stdin", input="\0".join(files))
         from_stdin = ("--pathspec-from-file=-", "--pathspec-file-nul")
-        if present:
-            self.git("add", "-A", *from_stdin, input=present)
+        if folders:
+            self.git("add", "-A", *from_stdin, input="\0".join(folders))
         if gone:  # removed by this run or by a killed one before it
-            self.git("rm", "-r", "-q", "--cached", "--ignore-unmatch", *from_stdin, input=gone)
-        if self.git("diff", "--cached", "--quiet", check=False).returncode == 0:
-            return None
-        self.git("commit", "-q", "--no-verify", "-m", message)
-        return self.git("rev-parse", "HEAD").stdout.strip()
+            self.git("rm", "-r", "-q", "--cached", "--ignore-unmatch", *from_stdin, input="\0".join(gone))
 
+    def _commit_index(self, message: str) -> str | None:
+        """Commit the index with plumbing (write-tree, commit-tree, update-ref): `git commit` would first re-stat
+        every file of the tree (~1 s at 200,000 files) to refresh an index the run has just written. The branch
+        moves only if it is still where it was (update-ref's old value), so a commit is never lost."""
+        tree = self.git("write-tree").stdout.strip()
+        head = self.git("rev-parse", "--verify", "-q", "HEAD", check=False).stdout.strip()
+        if head and self.git("rev-parse", "HEAD^{tree}").stdout.strip() == tree:
+            return None
+        commit = self.git("commit-tree", tree, *(("-p", head) if head else ()), input=message).stdout.strip()
+        self.git("update-ref", "-m", f"commit: {message.splitlines()[0] if message else ''}", "HEAD", commit, head)
+        self.git("gc", "--auto", "--quiet", check=False)  # what `git commit` does to keep loose objects in check
+        return commit
 
     def discard_uncommitted(self, paths: Iterable[str]) -> None:
         """Put the managed `paths` back as the last commit has them (after a failed run), so the work tree is

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -43,8 +44,8 @@ def config_for(site, directory: Path) -> Path:
     return path
 
 
-def start(config: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "newsmirror", "run", "-q", "--config", str(config)], env=ENV,
+def start(config: Path, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "newsmirror", "run", "-q", "--config", str(config)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
 
 
@@ -109,8 +110,8 @@ class Run:
         for figure in ("assets", "files", "objects", "head"):
             getattr(self.before, figure)
 
-    def start(self) -> "Run":
-        self.process = start(self.config)
+    def start(self, env: dict[str, str] = ENV) -> "Run":
+        self.process = start(self.config, env)
         return self
 
     def probe(self) -> Probe:
@@ -123,7 +124,7 @@ class KillPoint:
     condition: Callable[[Probe, Probe], bool]  # (this run's probe before it began, now)
     delay: float = 0.0  # seconds after the condition first holds
     poll: float = 0.005  # seconds between checks
-    hook: tuple[str, str] | None = None  # (git hook name, script) installed in the mirror's git for this run only
+    slow_git: str | None = None  # "before" or "after": this run's `git update-ref` (moving the branch) sleeps then
 
 
 def kill_points(rng: random.Random, reference: Probe) -> list[Callable[[Probe], KillPoint | None]]:
@@ -134,13 +135,14 @@ def kill_points(rng: random.Random, reference: Probe) -> list[Callable[[Probe], 
     def between(low: int, high: int) -> int | None:
         return rng.randint(low, high) if low <= high else None
 
-    def threshold(stage: str, field: str, total: int, floor: int = 0) -> Callable[[Probe], KillPoint | None]:
+    def threshold(stage: str, field: str, total: int, floor: int = 0, slow_git: str | None = None
+                  ) -> Callable[[Probe], KillPoint | None]:
         def build(disk: Probe) -> KillPoint | None:
             # in the first half of what is left by the reference's count (a chain of killed runs may have
             # less left than that count suggests, e.g. git objects written by an earlier killed run)
             done = max(getattr(disk, field), floor)
             n = between(done + 1, min(total - 1, done + max((total - done) // 2, 1)))
-            return None if n is None else KillPoint(stage, lambda b, p: getattr(p, field) >= n)
+            return None if n is None else KillPoint(stage, lambda b, p: getattr(p, field) >= n, slow_git=slow_git)
         return build
 
     def fixed(point: KillPoint) -> Callable[[Probe], KillPoint]:
@@ -158,14 +160,17 @@ def kill_points(rng: random.Random, reference: Probe) -> list[Callable[[Probe], 
         *(threshold("image writes", "assets", a) for _ in range(3)),
         *(threshold("render writes", "files", f, floor=a) for _ in range(4)),
         fixed(KillPoint("search index", lambda b, p: "pagefind" in p.children, rng.uniform(0, 0.1))),
-        *(threshold("git objects", "objects", o) for _ in range(3)),
-        # Two windows too short to hit by polling, each held open by a git hook that sleeps (hooks `--no-verify`
-        # does not skip): inside `git commit` before the commit exists (prepare-commit-msg), and after git has
-        # committed but before the state is (post-commit).
-        fixed(KillPoint("git commit", lambda b, p: "git commit" in p.children, rng.uniform(0, 0.3),
-                        hook=("prepare-commit-msg", "#!/bin/sh\nsleep 0.6\n"))),
+        # (git's last object is the commit: the branch must not move before the kill lands, or the next run
+        # has nothing to commit and the kill points below cannot land)
+        *(threshold("git objects", "objects", o, slow_git="before") for _ in range(3)),
+        # Two windows too short to hit by polling, each held open by a `git` on PATH that sleeps before or after
+        # `git update-ref` (the commit is made with plumbing: write-tree, commit-tree, update-ref): after git has
+        # written the commit but before the branch points at it, and after the branch moved but before the state
+        # is committed.
+        fixed(KillPoint("git commit", lambda b, p: "update-ref" in p.children, rng.uniform(0, 0.3),
+                        slow_git="before")),
         fixed(KillPoint("git commit -> state commit", lambda b, p: p.head != b.head, rng.uniform(0, 0.3), 0.001,
-                        hook=("post-commit", "#!/bin/sh\nsleep 0.6\n"))),
+                        slow_git="after")),
     ]
 
 
@@ -177,15 +182,21 @@ def kill_at(site, config: Path, build: Callable[[Probe], KillPoint | None], time
     point = build(run.before)
     if point is None:
         return None
-    hook = run.root / ".git" / "hooks" / (point.hook[0] if point.hook else "none")
-    if point.hook:
-        hook.parent.mkdir(parents=True, exist_ok=True)
-        hook.write_text(point.hook[1])
-        hook.chmod(0o755)
-    try:
-        return _kill(run.start(), point, timeout)
-    finally:
-        hook.unlink(missing_ok=True)
+    env = ENV
+    if point.slow_git:
+        env = {**ENV, "PATH": f"{slow_git(config.parent / 'slow-git', point.slow_git)}{os.pathsep}{ENV['PATH']}"}
+    return _kill(run.start(env), point, timeout)
+
+
+def slow_git(directory: Path, when: str) -> Path:
+    """A directory holding a `git` that runs the real one, sleeping 0.6 s before or after `git update-ref`."""
+    real = shutil.which("git")
+    script = {"before": f'[ "$1" = update-ref ] && sleep 0.6\nexec {real} "$@"\n',
+              "after": f'{real} "$@"; status=$?\n[ "$1" = update-ref ] && sleep 0.6\nexit $status\n'}[when]
+    directory.mkdir(exist_ok=True)
+    (directory / "git").write_text("#!/bin/sh\n" + script)
+    (directory / "git").chmod(0o755)
+    return directory
 
 
 def _kill(run: Run, point: KillPoint, timeout: float) -> tuple[str, bool]:
