@@ -128,4 +128,8 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX articles_id_order ON articles(id, status, coalesce(published, first_seen));
     """,
+    # the entries a run retired (their channels' index pages change) without reading every article
+    """
+    CREATE INDEX articles_retired ON articles(retired) WHERE retired IS NOT NULL;
+    """,
 ]
