@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from newsmirror.config import Config, Remote
 from newsmirror.gitreplay import Git, GitError, batch_env, redact
@@ -75,11 +76,48 @@ def target_of(remote: Remote) -> str:
 
 def expand_url(url: str) -> str:
     """Fill ${VAR} from the environment (for tokens kept out of the config file)."""
-    def value(match: re.Match[str]) -> str:
-        if match.group(1) not in os.environ:
-            raise GitError(redact(url), f"environment variable {match.group(1)} is not set")
-        return os.environ[match.group(1)]
-    return _VAR.sub(value, url)
+    return _VAR.sub(lambda match: _variable(match.group(1), url), url)
+
+
+def _variable(name: str, url: str) -> str:
+    if name not in os.environ:
+        raise GitError(redact(url), f"environment variable {name} is not set")
+    return os.environ[name]
+
+
+# Hands git the user name and password of an http(s) remote from its environment, so that they never appear on a
+# command line (which every user of the machine can read in `ps`); a URL's own credentials replace any other helper.
+_CREDENTIAL_HELPER = ("!f() { test \"$1\" = get && printf 'username=%s\\npassword=%s\\n' "
+                      "\"$NEWSMIRROR_GIT_USERNAME\" \"$NEWSMIRROR_GIT_PASSWORD\"; }; f")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where git pushes: the URL without credentials, the options and environment that carry them."""
+
+    url: str
+    options: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+
+
+def endpoint(url: str) -> Endpoint:
+    """The remote's URL with ${VAR} filled in; user name and password of an http(s) URL move to a credential
+    helper (`NEWSMIRROR_GIT_USERNAME` / `NEWSMIRROR_GIT_PASSWORD` in git's environment). In them, a ${VAR}'s value
+    is taken as it is (a token may hold any character); the rest is percent-decoded, as in any URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or "@" not in parts.netloc:
+        return Endpoint(expand_url(url))
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user, _, password = userinfo.partition(":")
+    plain = urlunsplit(parts._replace(netloc=host))
+    return Endpoint(expand_url(plain), ("-c", "credential.helper=", "-c", f"credential.helper={_CREDENTIAL_HELPER}"),
+                    (("NEWSMIRROR_GIT_USERNAME", _credential(user, url)),
+                     ("NEWSMIRROR_GIT_PASSWORD", _credential(password, url))))
+
+
+def _credential(text: str, url: str) -> str:
+    pieces = _VAR.split(text)  # literal, variable name, literal, ...
+    return "".join(_variable(piece, url) if i % 2 else unquote(piece) for i, piece in enumerate(pieces))
 
 
 def classify(stderr: str) -> tuple[str, bool]:
@@ -168,7 +206,7 @@ class _Pusher:
             return self.result(ok=True, commit=self.tip)
         for attempt in range(self.remote.retries + 1):
             try:
-                head, rebased = self._deliver(expand_url(self.remote.url), force)
+                head, rebased = self._deliver(endpoint(self.remote.url), force)
                 self.git.update_ref(PUSHED_REF + self.remote.name, self.tip)
                 self.git.update_ref(HEAD_REF + self.remote.name, head)
                 return self.result(ok=True, commit=head, commits=pending, rebased=rebased, forced=force)
@@ -178,7 +216,7 @@ class _Pusher:
                 self.sleep(self.remote.backoff * 2 ** attempt)
         raise AssertionError("unreachable")
 
-    def _deliver(self, url: str, force: bool) -> tuple[str, bool]:
+    def _deliver(self, url: Endpoint, force: bool) -> tuple[str, bool]:
         """Push the backlog; returns (the remote's new tip, whether it was rebased)."""
         known, tip = self.known, self.tip
         fast_forward = known.pushed is None or (known.head == known.pushed and self.git.is_ancestor(known.pushed, tip))
@@ -207,10 +245,11 @@ class _Pusher:
         message = self.git.out("log", "-1", "--format=%B", tip) + f"\n\n(one catch-up commit onto {why})\n"
         return self.git.squash_onto(pushed, tip, onto, message, self.url)
 
-    def _push(self, url: str, commit: str, force: bool) -> bool:
+    def _push(self, url: Endpoint, commit: str, force: bool) -> bool:
         """True when pushed; False when rejected as non-fast-forward; GitError otherwise."""
-        args = ["push", "--porcelain", "--no-verify", *(["--force"] if force else []), url, f"{commit}:{self.dest}"]
-        result = self.git.run(*args, env=self.env, timeout=self.remote.timeout, check=False)
+        args = [*url.options, "push", "--porcelain", "--no-verify", *(["--force"] if force else []), url.url,
+                f"{commit}:{self.dest}"]
+        result = self.git.run(*args, env={**self.env, **dict(url.env)}, timeout=self.remote.timeout, check=False)
         status = [ln for ln in result.stdout.splitlines() if ln.startswith(("!", "+", "*", " ", "=", "-"))]
         if result.returncode == 0:
             return True
@@ -225,10 +264,11 @@ class _Pusher:
         reason, transient = classify(result.stderr or rejected)
         raise GitError(self.url, reason, transient)
 
-    def _fetch(self, url: str) -> str:
+    def _fetch(self, url: Endpoint) -> str:
         ref = FETCHED_REF + self.remote.name
-        result = self.git.run("fetch", "--no-write-fetch-head", "--no-tags", "-q", url, f"+{self.dest}:{ref}",
-                              env=self.env, timeout=self.remote.timeout, check=False)
+        result = self.git.run(*url.options, "fetch", "--no-write-fetch-head", "--no-tags", "-q", url.url,
+                              f"+{self.dest}:{ref}", env={**self.env, **dict(url.env)}, timeout=self.remote.timeout,
+                              check=False)
         if result.returncode != 0:
             reason, transient = classify(result.stderr)
             raise GitError(self.url, f"fetch after a non-fast-forward push: {reason}", transient)

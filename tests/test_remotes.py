@@ -5,6 +5,8 @@ edition branch and `compact`."""
 from __future__ import annotations
 
 import io
+import os
+import shutil
 import socket
 import subprocess
 import time
@@ -129,10 +131,19 @@ def test_wrong_credentials_and_urls_that_are_no_repository_fail_at_once(tmp_path
         with Store(config.state_path) as store:
             assert "wrong" not in (store.remote_state("badauth")["target"] + store.remote_state("badauth")["last_error"])
 
-        # the token from the environment, not the config file
-        monkeypatch.setenv("MIRROR_TOKEN", "s3cret")
-        fixed = make_config(tmp_path, {"name": "badauth", "url": http.url("private.git", "mirror", "${MIRROR_TOKEN}")})
-        assert push(fixed)["badauth"].ok and branch_tip(srv / "private.git", "main") is not None
+        # the token from the environment, not the config file; it reaches git through its environment, never on a
+        # command line (`ps` shows those to every user): a `git` on PATH logs every command line it runs
+        monkeypatch.setenv("MIRROR_TOKEN", "s3cr&t/?")
+        logged = tmp_path / "argv.log"
+        shim = tmp_path / "shim"
+        shim.mkdir()
+        (shim / "git").write_text(f'#!/bin/sh\necho "$0 $*" >> {logged}\nexec {shutil.which("git")} "$@"\n')
+        (shim / "git").chmod(0o755)
+        monkeypatch.setenv("PATH", f"{shim}:{os.environ['PATH']}")
+        with SmartHTTP(srv, auth=("mirror", "s3cr&t/?")) as strict:
+            fixed = make_config(tmp_path, {"name": "badauth", "url": strict.url("private.git", "mirror", "${MIRROR_TOKEN}")})
+            assert push(fixed)["badauth"].ok and branch_tip(srv / "private.git", "main") is not None
+        assert "push" in logged.read_text() and "s3cr" not in logged.read_text()
 
 
 def test_transient_failures_retry_with_back_off_and_a_stalled_server_times_out(tmp_path):
