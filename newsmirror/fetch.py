@@ -60,6 +60,7 @@ class _Host:
     pace: asyncio.Lock = field(default_factory=asyncio.Lock)
     next_start: float = 0.0
     down: int = 0  # URLs in a row that ended in a timeout or connection error (no HTTP answer at all)
+    delay: float = 0.0  # the host's own minimum delay between requests (robots.txt Crawl-delay)
     last_error: str = ""
 
 
@@ -170,9 +171,7 @@ class Fetcher:
             raise RuntimeError("Fetcher used outside 'async with'")
         url = request.url
         parsed = _check_url(url)
-        host = self._hosts.get(parsed.host)
-        if host is None:
-            host = self._hosts[parsed.host] = _Host(asyncio.Semaphore(self.settings.per_host_concurrency))
+        host = self._host(parsed.host)
         attempts = self.settings.retries + 1
         # The host slot is held across retries: a struggling host gets no extra requests from us meanwhile.
         async with host.slots:
@@ -201,16 +200,35 @@ class Fetcher:
                     await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
+    def _host(self, name: str) -> _Host:
+        host = self._hosts.get(name)
+        if host is None:
+            host = self._hosts[name] = _Host(asyncio.Semaphore(self.settings.per_host_concurrency))
+        return host
+
+    def slow_down(self, url: str, seconds: float) -> float:
+        """At least `seconds` between request starts to `url`'s host from now on (a robots.txt Crawl-delay), at
+        most `max_retry_after`; returns the delay that holds."""
+        host = self._host(_check_url(url).host)
+        host.delay = max(host.delay, min(seconds, self.settings.max_retry_after))
+        return self.host_delay(url)
+
+    def host_delay(self, url: str) -> float:
+        """Seconds between request starts to `url`'s host: the configured `delay` or the host's own, if longer."""
+        host = self._hosts.get(_check_url(url).host)
+        return max(self.settings.delay, host.delay if host else 0.0)
+
     async def _pace(self, host: _Host) -> None:
-        """Keep `delay` seconds between request starts to one host."""
-        if not self.settings.delay:
+        """Keep the delay (configured or the host's own) between request starts to one host."""
+        delay = max(self.settings.delay, host.delay)
+        if not delay:
             return
         loop = asyncio.get_running_loop()
         async with host.pace:
             wait = host.next_start - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
-            host.next_start = loop.time() + self.settings.delay
+            host.next_start = loop.time() + delay
 
     async def _attempt(self, request: FetchRequest) -> FetchedPage:
         """One HTTP GET (following redirects). Raises _Retry for transient failures, FetchError otherwise."""

@@ -3,6 +3,7 @@
 Each host's robots.txt is fetched once per run (one cache per `Fetcher`, which lives for one run) through the same
 fetcher, so its politeness limits apply. RFC 9309: a robots.txt that does not exist (4xx) allows everything; one
 that cannot be read (5xx, timeout, refused) disallows everything for this run, and the URLs are retried next run.
+A Crawl-delay for our user agent slows that host down to it for the rest of the run (at most `fetch.max_retry_after`).
 """
 
 from __future__ import annotations
@@ -45,7 +46,11 @@ class RobotsCache:
             if exc.status is not None and 400 <= exc.status < 500:
                 return None
             return f"robots.txt unavailable ({exc.reason}); not fetched this run"
-        return Protego.parse(page.body[:512_000].decode("utf-8", errors="replace"))
+        rules = Protego.parse(page.body[:512_000].decode("utf-8", errors="replace"))
+        crawl_delay = rules.crawl_delay(self.fetcher.settings.user_agent)
+        if crawl_delay:
+            self.fetcher.slow_down(origin, float(crawl_delay))
+        return rules
 
 
 def robots_for(fetcher: Fetcher) -> RobotsCache:

@@ -21,7 +21,8 @@ Whole runs (real pipeline, real git and SQLite), each a test below:
                            Retry-After honoured (0.4 s) and capped (3600 s -> max_retry_after)
   host never answers       10 hanging URLs on one host: 4 timeouts, the other 6 fail at once (retried next run)
   robots.txt               obeyed when the source says `robots = true` (fetched once per host per run); an
-                           unreadable robots.txt (503) means nothing from that host this run
+                           unreadable robots.txt (503) means nothing from that host this run; its Crawl-delay
+                           (0.4 s) spaces that host's requests (at most max_retry_after)
 """
 
 from __future__ import annotations
@@ -464,6 +465,23 @@ def test_robots_txt_is_obeyed_when_the_source_asks(server, tmp_path):
                            NOW)
     assert summary.sources_failed == 1 and server.count("/feed-r.xml") == fetched
     assert f"FAILED http://{SITE}/feed-r.xml [fetch] robots.txt unavailable (HTTP 503" in printed
+    server.route("/robots.txt", fs.status(404))
+
+
+def test_a_robots_txt_crawl_delay_spaces_that_hosts_requests(server, tmp_path):
+    server.route("/robots.txt", fs.reply("User-agent: *\nCrawl-delay: 0.4\n", "text/plain"))
+    links = [f"http://{SITE}/slow/{n}" for n in range(3)]
+    for n, link in enumerate(links):
+        server.route(f"/slow/{n}", fs.reply(article_html(f"Harbour tide table {n}")))
+    server.route("/feed-slow.xml", fs.reply(rss(*links), "application/rss+xml"))
+    summary, _ = run(fault_config(tmp_path / "slow", server, feed_source("/feed-slow.xml", "robots = true")), NOW)
+    assert summary.new == 3
+    starts = sorted(t for n in range(3) for t in server.times(path=f"/slow/{n}"))
+    assert min(b - a for a, b in zip(starts, starts[1:])) >= 0.4 - 0.06, starts  # configured delay: 0
+
+    summary, _ = run(fault_config(tmp_path / "fast", server, feed_source("/feed-slow.xml")), NOW)
+    again = sorted(t for n in range(3) for t in server.times(path=f"/slow/{n}"))[3:]
+    assert summary.new == 3 and again[-1] - again[0] < 0.4  # robots = false: no Crawl-delay either
     server.route("/robots.txt", fs.status(404))
 
 
