@@ -78,12 +78,13 @@ async def discover_all(config: Config, store: Store, fetcher: Fetcher, reporter:
     results = await asyncio.gather(*(_read_source(s, store, fetcher) for s in sources))
     candidates: list[Candidate] = []
     caches: list[CacheUpdate] = []
-    for source, (found, cache, error) in zip(sources, results):
+    for found, cache, errors in results:
         reporter.advance("sources")
-        if error is not None:
-            summary.sources_failed += 1
+        for error in errors:  # the source's own, or a child sitemap's (then the source still counts as read)
             summary.failures.append(ItemResult(error.resource, error.stage, False, error=str(error)))
             reporter.failure(str(error))
+        if errors and not (found or cache):
+            summary.sources_failed += 1
             continue
         summary.sources_read += 1
         candidates += found
@@ -92,9 +93,10 @@ async def discover_all(config: Config, store: Store, fetcher: Fetcher, reporter:
 
 
 async def _read_source(source: Source, store: Store, fetcher: Fetcher
-                       ) -> tuple[list[Candidate], list[CacheUpdate], NewsmirrorError | None]:
+                       ) -> tuple[list[Candidate], list[CacheUpdate], list[NewsmirrorError]]:
+    """(candidates, cache validators to keep, errors); no candidates and no validators with errors: it failed."""
     if source.kind == "urls":
-        return parse_url_list(source), [], None
+        return parse_url_list(source), [], []
     assert source.url is not None
     try:
         refusal = await robots_for(fetcher).refusal(source.url) if source.robots else None
@@ -102,20 +104,27 @@ async def _read_source(source: Source, store: Store, fetcher: Fetcher
             raise FetchError(source.url, refusal, retryable=True)
         page = await _conditional_fetch(source.url, store, fetcher)
         if page.not_modified:
-            return [], [], None
+            return [], [], []
         caches = [(source.url, page.etag, page.last_modified)]
         if source.kind == "feed":
-            return parse_feed(page.body, source, page.final_url), caches, None
+            return parse_feed(page.body, source, page.final_url), caches, []
         if source.kind == "listing":
-            return parse_listing(decode_html(page.body, page.charset), source, page.final_url), caches, None
+            return parse_listing(decode_html(page.body, page.charset), source, page.final_url), caches, []
         found, children = parse_sitemap(page.body, source, page.final_url)
-        for child_url in children[:50]:  # one level of sitemap index
-            child = await fetcher.fetch(child_url)
-            found += parse_sitemap(child.body, source, child.final_url)[0]
+        errors: list[NewsmirrorError] = []
+        for child_url in children[:50]:  # one level of sitemap index; a child that fails costs only its entries
+            try:
+                child = await fetcher.fetch(child_url)
+                found += parse_sitemap(child.body, source, child.final_url)[0]
+            except (FetchError, DiscoverError) as exc:
+                errors.append(exc)
+        if errors and not found:
+            return [], [], errors
         found.sort(key=lambda c: c.published or "", reverse=True)
-        return found[: source.max_items], caches, None
+        # with a child missing, the index is read again next run (no validators kept) so that child is retried
+        return found[: source.max_items], [] if errors else caches, errors
     except (FetchError, DiscoverError) as exc:
-        return [], [], exc
+        return [], [], [exc]
 
 
 async def _conditional_fetch(url: str, store: Store, fetcher: Fetcher) -> FetchedPage:
@@ -218,7 +227,7 @@ async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, task
     with work_pool(pool_spec, len(tasks)) as executor, _images_on(localiser, executor):
         client = dask_client(executor)
         if client is not None:  # pages fetched + extracted on the cluster, then their images here (two phases)
-            for task, page, extracted in await hostbatch.fetch_on_cluster(client, requests, config.fetch, options,
+            for task, page, extracted in await hostbatch.fetch_on_cluster(client, requests, fetcher, options,
                                                                           reporter):
                 if extracted is not None:
                     pending.append(asyncio.ensure_future(_finish(hostbatch.resolved(extracted), task, page, localiser,

@@ -17,6 +17,9 @@ Whole runs (real pipeline, real git and SQLite), each a test below:
   article edited           the feed says it changed: page updated, "Updated <date>" in both editions
   article removed          the feed says it changed, the page answers 410: the page stays, "The original was
                            removed from its site on <date>." in both editions; seen again: no new commit
+  child sitemap fails      one of an index's 3 sitemaps answers 503: one FAILED line, the other two's articles are
+                           published, the source counts as read; the index is read again next run (no 304) until
+                           every child was read
   politeness under faults  one request at a time per host and `delay` between starts, retries included;
                            Retry-After honoured (0.4 s) and capped (3600 s -> max_retry_after)
   host never answers       10 hanging URLs on one host: 4 timeouts, the other 6 fail at once (retried next run)
@@ -483,6 +486,36 @@ def test_a_robots_txt_crawl_delay_spaces_that_hosts_requests(server, tmp_path):
     again = sorted(t for n in range(3) for t in server.times(path=f"/slow/{n}"))[3:]
     assert summary.new == 3 and again[-1] - again[0] < 0.4  # robots = false: no Crawl-delay either
     server.route("/robots.txt", fs.status(404))
+
+
+def test_a_child_sitemap_that_fails_costs_its_entries_only_and_is_retried(server, tmp_path):
+    index = ("<?xml version='1.0'?><sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+             + "".join(f"<sitemap><loc>http://{SITE}/sm/{n}.xml</loc></sitemap>" for n in range(3)) + "</sitemapindex>")
+
+    async def conditional(request, reader, writer):  # 304 to a request that names the ETag it had
+        if request.headers.get("if-none-match") == '"index-1"':
+            return await fs.reply(b"", None, 304)(request, reader, writer)
+        await fs.reply(index, "application/xml", headers={"ETag": '"index-1"'})(request, reader, writer)
+
+    server.route("/sm/index.xml", conditional)
+    for n in range(3):
+        link = f"http://{SITE}/sm/a{n}"
+        server.route(f"/sm/a{n}", fs.reply(article_html(f"Lighthouse log {n}")))
+        server.route(f"/sm/{n}.xml", fs.reply("<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/"
+                                              f"sitemap/0.9'><url><loc>{link}</loc></url></urlset>", "application/xml"))
+    server.route("/sm/1.xml", fs.status(503))
+    config = fault_config(tmp_path / "sm", server, f'[[sources]]\nname = "maps"\nkind = "sitemap"\n'
+                                                     f'channel = "news"\nurl = "http://{SITE}/sm/index.xml"\n')
+    summary, printed = run(config, NOW)
+    assert (summary.new, summary.sources_read, summary.sources_failed) == (2, 1, 0)
+    assert printed.startswith(f"FAILED http://{SITE}/sm/1.xml [fetch] HTTP 503"), printed
+    server.route("/sm/1.xml", fs.reply("<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/"
+                                       f"sitemap/0.9'><url><loc>http://{SITE}/sm/a1</loc></url></urlset>",
+                                       "application/xml"))
+    summary, printed = run(config, NOW)  # the index was not kept as seen: read again, with its missing child
+    assert (summary.new, printed) == (1, "")
+    summary, _ = run(config, NOW)  # now it was: 304
+    assert summary.new == 0 and server.count("/sm/0.xml") == 2
 
 
 def test_a_host_that_never_answers_costs_a_few_timeouts_not_one_per_url(server):
