@@ -6,8 +6,9 @@
 
 Serves the synthetic site (`synthetic_site.py`) from a child process, then mirrors it from scratch: discover ->
 plan -> fetch -> extract -> images -> render (Markdown + HTML editions) -> write -> search -> git commit. Prints
-articles/s, wall time per stage (fetch, extraction and images overlap, so they share one line), the CPU time of
-the whole process tree, and peak RSS (main process, and the largest worker process).
+articles/s, wall time per stage (fetch, extraction and images overlap, so they share one line; on Dask the page
+tasks, one per host, come first and their time is shown apart, images follow them), the CPU time of the whole
+process tree, and peak RSS (main process, and the largest worker process).
 
 The ideal, in the same run: the CPU time of the work no implementation can avoid, divided over the machine's cores
 -- bare `trafilatura.extract` of every page (a deterministic sample of `--ideal-sample` of the pages, scaled up),
@@ -43,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from synthetic_site import POOL, Content, SiteProcess, config_text, pool_photo  # noqa: E402
 
-from newsmirror import pipeline, publish, remotes, steps  # noqa: E402
+from newsmirror import hostbatch, pipeline, publish, remotes, steps  # noqa: E402
 from newsmirror.config import ImageSettings, load_config  # noqa: E402
 from newsmirror.progress import Reporter  # noqa: E402
 
@@ -105,6 +106,7 @@ class StageClock:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
         self._undo: list[tuple[object, str, object]] = []
+        self.labels: list[str] = []  # in the order they are reported
 
     def wrap(self, owner: object, name: str, label: str) -> None:
         original = getattr(owner, name)
@@ -125,12 +127,14 @@ class StageClock:
                 finally:
                     self.seconds[label] += time.perf_counter() - start
         self._undo.append((owner, name, original))
+        self.labels.append(label)
         setattr(owner, name, timed)
 
     def __enter__(self) -> "StageClock":
         self.wrap(steps, "discover_all", "discover")
         self.wrap(pipeline, "plan", "plan")
         self.wrap(steps, "fetch_and_extract", "fetch + extract + images")
+        self.wrap(hostbatch, "fetch_on_cluster", "  of which page tasks (Dask, per host)")
         self.wrap(steps, "retry_images", "retry images")
         self.wrap(steps, "apply_outcomes", "state updates")
         self.wrap(publish, "write_files", "render + write (streamed)")
@@ -169,7 +173,7 @@ def run_pipeline(config_path: Path, executor: str | None = None, outside: list[p
     theirs = {p.pid for proc in outside for p in [proc, *proc.children(recursive=True)]}  # counted by _cpu
     cpu = sampler.own + sampler.worker_cpu(exclude=theirs) + _cpu(list(outside)) - before
     workers = [sampler.rss[pid] for pid in sampler.pool_pids() if pid not in theirs]
-    return {"summary": summary, "wall": wall, "stages": dict(clock.seconds), "cpu": cpu, "main_cpu": sampler.own,
+    return {"summary": summary, "wall": wall, "stages": {label: clock.seconds[label] for label in clock.labels if label in clock.seconds}, "cpu": cpu, "main_cpu": sampler.own,
             "worker_rss": max(workers, default=0)}
 
 

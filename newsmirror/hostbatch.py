@@ -79,20 +79,25 @@ def by_host(requests: Iterable[FetchRequest]) -> dict[str, list[FetchRequest]]:
 # -- in the worker ----------------------------------------------------------------------------------------------
 
 
-def fetch_and_extract_host(requests: list[FetchRequest], settings: FetchSettings,
-                           options: dict[str, ExtractOptions]) -> list[tuple[FetchRequest, Reply]]:
-    """Fetch one host's pages (each request's `key` is its FetchTask) and extract them: one Dask task."""
-    return asyncio.run(_host_batch(requests, settings, options))
+def fetch_and_extract_host(requests: list[FetchRequest], settings: FetchSettings, options: dict[str, ExtractOptions],
+                           host_delay: float = 0.0) -> list[tuple[FetchRequest, Reply]]:
+    """Fetch one host's pages (each request's `key` is its FetchTask) and extract them: one Dask task.
+    `host_delay`: seconds between request starts to this host, the driver's (`delay`, or a robots.txt Crawl-delay
+    it learnt); the first request waits it too, as the driver may just have asked this host (a feed, robots.txt)."""
+    return asyncio.run(_host_batch(requests, settings, options, host_delay))
 
 
-async def _host_batch(requests: list[FetchRequest], settings: FetchSettings,
-                      options: dict[str, ExtractOptions]) -> list[tuple[FetchRequest, Reply]]:
+async def _host_batch(requests: list[FetchRequest], settings: FetchSettings, options: dict[str, ExtractOptions],
+                      host_delay: float) -> list[tuple[FetchRequest, Reply]]:
     transport = ResolvingTransport(settings.resolve) if settings.resolve else None
     loop = asyncio.get_running_loop()
     pending = []
     # extraction in a thread of its own, so that the next pages keep downloading meanwhile
     with ThreadPoolExecutor(max_workers=1) as extractor:
         async with Fetcher(settings, transport=transport) as fetcher:
+            if host_delay > settings.delay:
+                fetcher.slow_down(requests[0].url, host_delay)
+            await asyncio.sleep(host_delay)
             async for request, result in fetcher.fetch_many(requests):
                 if not isinstance(result, FetchError):
                     problem = page_problem(result)
@@ -107,18 +112,16 @@ async def _host_batch(requests: list[FetchRequest], settings: FetchSettings,
                     task: FetchTask = request.key  # type: ignore[assignment]
                     future = loop.run_in_executor(extractor, extract_page, result.body, result.final_url,
                                                   result.charset, options.get(task.candidate.source, ExtractOptions()))
-                    pending.append((request, result, future))
+                    pending.append((request, future, result.etag, result.last_modified))  # not the page bytes
                     continue
-                pending.append((request, None, reply))
+                pending.append((request, reply, None, None))
             replies = []
-            for request, page, got in pending:
-                if page is not None:
+            for request, got, etag, last_modified in pending:
+                if isinstance(got, asyncio.Future):
                     extracted = await got
-                    reply = Reply(failed="extract", reason=extracted.reason) if isinstance(extracted, ExtractError) \
-                        else Reply(extracted, etag=page.etag, last_modified=page.last_modified)
-                    replies.append((request, reply))
-                else:
-                    replies.append((request, got))
+                    got = Reply(failed="extract", reason=extracted.reason) if isinstance(extracted, ExtractError) \
+                        else Reply(extracted, etag=etag, last_modified=last_modified)
+                replies.append((request, got))
     return replies
 
 
@@ -135,29 +138,33 @@ def resolved(value: object) -> asyncio.Future:
 Received = tuple[FetchTask, FetchError | FetchedPage, Article | ExtractError | None]
 
 
-async def fetch_on_cluster(client: Client, requests: list[FetchRequest], settings: FetchSettings,
+async def fetch_on_cluster(client: Client, requests: list[FetchRequest], fetcher: Fetcher,
                            options: dict[str, ExtractOptions], reporter: Reporter) -> list[Received]:
-    """Every request fetched and extracted on the cluster, one task per host, all submitted at once; returns
+    """Every request fetched and extracted on the cluster, one task per host, all submitted at once, with the
+    settings of the driver's `fetcher` and the per-host delays it learnt (robots.txt Crawl-delay). Returns
     (task, FetchError or the page's validators without its body, Article / ExtractError / None when the fetch
-    failed or the page was not modified) per request. Never raises for a task's failure."""
+    failed or the page was not modified) per request, once each host's delay has passed since its task ended
+    (the driver fetches images next). Never raises for a task's failure."""
     from distributed import as_completed
 
+    settings = fetcher.settings
     received: list[Received] = []
     futures = {}
     for host, batch in by_host(requests).items():
+        delay = _host_delay(fetcher, batch[0].url)
         try:
-            future = client.submit(fetch_and_extract_host, batch, settings, options, pure=False,
+            future = client.submit(fetch_and_extract_host, batch, settings, options, delay, pure=False,
                                    key=f"{TASK_NAME}-{host or 'invalid'}-{uuid4().hex}")
         except Exception as exc:  # the inputs could not be sent
             received += _task_failed(host, batch, exc, reporter)
             continue
-        futures[future] = (host, batch)
-    if not futures:
-        return received
+        futures[future] = (host, batch, delay)
     loop = asyncio.get_running_loop()
+    ready = loop.time()  # when the driver may fetch from every host again
     done = as_completed(list(futures))
-    while (future := await loop.run_in_executor(None, next, done, None)) is not None:
-        host, batch = futures.pop(future)
+    while futures and (future := await loop.run_in_executor(None, next, done, None)) is not None:
+        host, batch, delay = futures.pop(future)
+        ready = max(ready, loop.time() + delay)  # every request of this task started before now
         try:
             replies = await loop.run_in_executor(None, future.result)
         except Exception as exc:  # the task raised, its worker died, its result could not come back ...
@@ -168,7 +175,15 @@ async def fetch_on_cluster(client: Client, requests: list[FetchRequest], setting
         for request, reply in replies:
             received.append(_received(request, reply))
             reporter.advance("fetch")
+    await asyncio.sleep(max(0.0, ready - loop.time()))
     return received
+
+
+def _host_delay(fetcher: Fetcher, url: str) -> float:
+    try:
+        return fetcher.host_delay(url)
+    except FetchError:  # an invalid URL: the task reports it
+        return fetcher.settings.delay
 
 
 def _received(request: FetchRequest, reply: Reply) -> Received:

@@ -5,12 +5,14 @@ extracted by one task per host, per-host politeness holds across the workers, a 
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from distributed import Client, LocalCluster
+from PIL import Image
 
 import faultserver as fs
 from conftest import make_config
@@ -18,7 +20,7 @@ from faultserver import FaultServer
 from newsmirror import hostbatch
 from newsmirror.config import FetchSettings, parse_config
 from newsmirror.executor import ExecutorError, check_spec
-from newsmirror.fetch import FetchRequest
+from newsmirror.fetch import Fetcher, FetchRequest
 from newsmirror.pipeline import RunRequest, run_once
 from newsmirror.progress import QUIET, Reporter
 from newsmirror.records import Candidate, FetchError, FetchTask, Stage
@@ -79,23 +81,37 @@ def slow(body: str, hold: float) -> fs.Behaviour:
     return behave
 
 
-def article(title: str) -> str:
+def article(title: str, image: str = "") -> str:
     body = "".join(f"<p>{title}: the harbour ferry runs again after the winter repairs. Paragraph {i} adds a "
                    f"sentence about the timetable and the crew.</p>" for i in range(6))
+    figure = f'<figure><img src="{image}" alt="Ferry"><figcaption>The ferry</figcaption></figure>' if image else ""
     return f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head><body><article>' \
-           f"<h1>{title}</h1>{body}</article></body></html>"
+           f"<h1>{title}</h1>{body[:200]}{figure}{body[200:]}</article></body></html>"
+
+
+def png(shade: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (120, 80), (shade, 90, 160)).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def test_per_host_politeness_holds_across_workers(tmp_path, cluster):
-    hosts, pages, delay = ("alpha.test", "beta.test"), 5, 0.2
+    """Two hosts, two workers: one request at a time per host, and `delay` (alpha: its robots.txt Crawl-delay)
+    between starts, whoever asks: the driver (robots.txt, the images of beta's pages, which alpha serves, fetched
+    once alpha's page task is done) or the host's task."""
+    hosts, pages, delay, crawl_delay = ("alpha.test", "beta.test"), 5, 0.2, 0.35
     with FaultServer() as server:
+        server.route("/robots.txt", fs.reply(f"User-agent: *\nCrawl-delay: {crawl_delay}\n", "text/plain"))
         sources = ""
         for host in hosts:
             for n in range(pages):
-                server.route(f"/{host}/{n}.html", slow(article(f"{host} story {n}"), hold=0.1))
+                image = f"http://alpha.test/img/{n}.png" if host == "beta.test" else ""
+                server.route(f"/{host}/{n}.html", slow(article(f"{host} story {n}", image), hold=0.1))
+                server.route(f"/img/{n}.png", fs.reply(png(40 * n), "image/png"))
             urls = ", ".join(f'"http://{host}/{host}/{n}.html"' for n in range(pages))
             name = host.split(".")[0]
-            sources += f'[[sources]]\nname = "{name}"\nkind = "urls"\nchannel = "{name}"\nurls = [{urls}]\n'
+            sources += f'[[sources]]\nname = "{name}"\nkind = "urls"\nchannel = "{name}"\nurls = [{urls}]\n' \
+                       f'robots = {str(host == "alpha.test").lower()}\n'
         resolve = ", ".join(f'"{host}" = "{server.address}"' for host in hosts)
         text = f"""
 [mirror]
@@ -103,8 +119,6 @@ output = "mirror"
 state = "state.db"
 [editions]
 search = false
-[images]
-localise = false
 [fetch]
 timeout = 5
 retries = 0
@@ -116,15 +130,20 @@ resolve = {{ {resolve} }}
         mark = len(cluster.scheduler.transition_log)
         summary = run_once(config, Reporter(QUIET), RunRequest(executor=spec_of(cluster)), now=NOW)
         worked = keys_since(cluster, mark)
+        images = sorted(h.at for h in server.hits if h.path.startswith("/img/"))
     assert (summary.new, summary.failed) == (2 * pages, 0)
-    for host in hosts:
+    assert len(images) == pages and len(list((tmp_path / "mirror" / "assets").rglob("*.webp"))) == pages
+    assert server.count("/robots.txt") == 1
+    for host, wait in zip(hosts, (crawl_delay, delay)):
         assert any(key.startswith(f"{hostbatch.TASK_NAME}-{host}-") for key in worked)
         starts = sorted(server.times(host=host))
-        assert len(starts) == pages and server.open_max[host] == 1  # one request at a time
+        assert len(starts) == (2 * pages + 1 if host == "alpha.test" else pages)  # + robots.txt, images
+        assert server.open_max[host] == 1  # one request at a time
         gaps = [b - a for a, b in zip(starts, starts[1:])]
-        assert min(gaps) >= delay - 0.06, gaps  # start times are taken at the server, after connection set-up
-    alpha, beta = (sorted(server.times(host=host)) for host in hosts)
+        assert min(gaps) >= wait - 0.06, gaps  # start times are taken at the server, after connection set-up
+    alpha, beta = ([h.at for h in server.hits if h.host == host and h.path.endswith(".html")] for host in hosts)
     assert alpha[0] < beta[-1] and beta[0] < alpha[-1]  # the hosts were fetched at the same time, on two workers
+    assert max(alpha) < min(images)  # images after the page tasks
 
 
 def _task(url: str) -> FetchTask:
@@ -139,7 +158,7 @@ def test_a_failed_host_task_fails_its_urls_not_the_run(cluster):
 
     async def on_cluster(settings, options):
         with Client(cluster.scheduler_address, timeout="10s") as client:
-            return await hostbatch.fetch_on_cluster(client, requests, settings, options, Reporter(QUIET))
+            return await hostbatch.fetch_on_cluster(client, requests, Fetcher(settings), options, Reporter(QUIET))
 
     for settings, options, cause in ((broken, {}, "ValueError"), (FetchSettings(), unsendable, "serialize")):
         received = asyncio.run(on_cluster(settings, options))
