@@ -16,8 +16,6 @@ import gzip
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import trafilatura
-
 from newsmirror.decode import decode_html
 from newsmirror.extract_body import body_to_html, body_to_text, drop_headline, xml_to_body
 from newsmirror.extract_clean import MAX_CHARS, PageError, base_url_of, parse_html, prepare
@@ -47,6 +45,8 @@ class ExtractOptions:
 def _main_content(root, *, favor_recall: bool = False):
     """trafilatura's XML body for a prepared tree, or None. (No URL: trafilatura would resolve links against
     the site root, ignoring the page path and <base>; xml_to_body resolves them properly.)"""
+    import trafilatura  # here: a run with nothing to extract does not pay for importing it (~0.2 s)
+
     document = trafilatura.bare_extraction(
         root,
         include_comments=False,
