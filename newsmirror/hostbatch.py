@@ -1,6 +1,6 @@
 """Article pages fetched and extracted by Dask tasks, one task per host (the `dask-local` / `dask://` executors).
 
-    for task, page, extracted in await fetch_on_cluster(client, requests, config.fetch, options, reporter):
+    for task, page, extracted in await fetch_on_cluster(client, requests, fetcher, options, reporter):
         ...  # page: FetchError or the page's validators (no body); extracted: Article, ExtractError or None
 
 Each task (`fetch_and_extract_host`) holds all of one host's requests and fetches them with its own
@@ -36,14 +36,22 @@ if TYPE_CHECKING:  # pragma: no cover
 TASK_NAME = "fetch_and_extract_host"  # prefix of the tasks' keys on the scheduler (and its dashboard)
 
 
+class _NotExtracted(ExtractError):
+    """An ExtractError that survives pickling (a process pool's or Dask's result): a plain one does not, as its
+    constructor takes more arguments than `Exception.args` holds, and it would break the process pool."""
+
+    def __reduce__(self):
+        return type(self), (self.resource, self.reason)
+
+
 def extract_page(body: bytes, url: str, charset: str | None, options: ExtractOptions) -> Article | ExtractError:
     """`extract_article`, its failure as a value: a bug or a library crash on one page must not stop the run."""
     try:
         return extract_article(body, url, charset=charset, options=options)
     except ExtractError as exc:
-        return exc
+        return _NotExtracted(exc.resource, exc.reason)
     except Exception as exc:
-        return ExtractError(url, f"extractor crashed: {type(exc).__name__}: {exc}")
+        return _NotExtracted(url, f"extractor crashed: {type(exc).__name__}: {exc}")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import subprocess
+import sys
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -168,6 +170,26 @@ def test_a_failed_host_task_fails_its_urls_not_the_run(cluster):
             assert error.stage is Stage.FETCH and error.resource == task.url and error.__cause__ is not None
             host = task.url.split("/")[2]
             assert f"the Dask task fetching host {host} failed" in error.reason and cause in error.reason
+
+
+def test_a_page_that_is_no_article_comes_back_from_a_worker_process():
+    """Returned by a process pool (local) or Dask, the extraction failure must unpickle: a plain ExtractError does
+    not (its constructor takes two arguments), which broke the whole process pool and the run. Checked in a fresh
+    interpreter: importing `distributed` (as this module does) installs tblib's exception pickling, which hides it."""
+    script = """
+import pickle, sys
+from newsmirror.extract import ExtractOptions
+from newsmirror.hostbatch import extract_page
+from newsmirror.records import ExtractError, Stage
+assert "distributed" not in sys.modules
+for body in (b"<html><body><p>x</p></body></html>", b"\\xff\\xfe<<<"):
+    failure = pickle.loads(pickle.dumps(extract_page(body, "http://a.test/1.html", None, ExtractOptions())))
+    assert isinstance(failure, ExtractError) and failure.resource == "http://a.test/1.html", failure
+    assert failure.stage is Stage.EXTRACT and failure.reason
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "ok", done.stderr
 
 
 def test_executor_specs():
