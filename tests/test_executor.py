@@ -142,7 +142,9 @@ resolve = {{ {resolve} }}
         assert len(starts) == (2 * pages + 1 if host == "alpha.test" else pages)  # + robots.txt, images
         assert server.open_max[host] == 1  # one request at a time
         gaps = [b - a for a, b in zip(starts, starts[1:])]
-        assert min(gaps) >= wait - 0.06, gaps  # start times are taken at the server, after connection set-up
+        # start times are taken at the server, after connection set-up (slower on a loaded machine): one gap may
+        # look short, the mean cannot
+        assert min(gaps) >= 0.6 * wait and sum(gaps) / len(gaps) >= wait - 0.02, gaps
     alpha, beta = ([h.at for h in server.hits if h.host == host and h.path.endswith(".html")] for host in hosts)
     assert alpha[0] < beta[-1] and beta[0] < alpha[-1]  # the hosts were fetched at the same time, on two workers
     assert max(alpha) < min(images)  # images after the page tasks

@@ -436,7 +436,8 @@ def test_per_host_limits_and_retry_after_hold_during_retries(server):
     assert len(starts) == 9 and server.open_max["polite.test"] == 1  # one at a time, retries included
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     # start times are taken at the server, after connection set-up, so one gap may look a little short
-    assert min(gaps) >= settings.delay - 0.06 and sum(gaps) / len(gaps) >= settings.delay - 0.01, gaps
+    # (a loaded machine delays a connection's set-up, so one gap may look short; the mean cannot)
+    assert min(gaps) >= 0.6 * settings.delay and sum(gaps) / len(gaps) >= settings.delay - 0.02, gaps
     honoured = server.times(path="/ra/honoured")
     assert 0.38 <= honoured[1] - honoured[0] < 1.0  # Retry-After: 0.4
     capped = server.times(path="/ra/capped")
@@ -480,7 +481,8 @@ def test_a_robots_txt_crawl_delay_spaces_that_hosts_requests(server, tmp_path):
     summary, _ = run(fault_config(tmp_path / "slow", server, feed_source("/feed-slow.xml", "robots = true")), NOW)
     assert summary.new == 3
     starts = sorted(t for n in range(3) for t in server.times(path=f"/slow/{n}"))
-    assert min(b - a for a, b in zip(starts, starts[1:])) >= 0.4 - 0.06, starts  # configured delay: 0
+    gaps = [b - a for a, b in zip(starts, starts[1:])]  # configured delay: 0
+    assert min(gaps) >= 0.6 * 0.4 and sum(gaps) / len(gaps) >= 0.4 - 0.02, starts
 
     summary, _ = run(fault_config(tmp_path / "fast", server, feed_source("/feed-slow.xml")), NOW)
     again = sorted(t for n in range(3) for t in server.times(path=f"/slow/{n}"))[3:]
