@@ -64,7 +64,7 @@ def work_pool(spec: str, task_count: int) -> Iterator[Executor]:
                 yield pool
             return
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["newsmirror.extract", "newsmirror.imaging"])
+        context.set_forkserver_preload(["newsmirror.extract", "trafilatura", "newsmirror.imaging"])
         with ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=context) as pool:
             yield pool
         return

@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 from newsmirror import convert, hostbatch, regenerate, render, render_html, retention
 from newsmirror import hot
 from newsmirror.assets import ImageFailure, ImageLocaliser, image_sources, is_local
-from newsmirror.browser import render_page_async
 from newsmirror.config import Config, ConfigError, Source
 from newsmirror.decode import decode_html
 from newsmirror.discover import DiscoverError, parse_feed, parse_listing, parse_sitemap, parse_url_list
@@ -293,6 +292,8 @@ async def _fetch_all(fetcher: Fetcher, requests: list[FetchRequest], tasks: tupl
     for task in tasks:
         if task.candidate.source not in in_browser:
             continue
+        from newsmirror.browser import render_page_async  # Playwright: imported only when a source needs it
+
         request = FetchRequest(task.url, key=task)
         try:
             html = await render_page_async(task.url, timeout=config.fetch.timeout, user_agent=config.fetch.user_agent)
