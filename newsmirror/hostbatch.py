@@ -36,28 +36,19 @@ if TYPE_CHECKING:  # pragma: no cover
 TASK_NAME = "fetch_and_extract_host"  # prefix of the tasks' keys on the scheduler (and its dashboard)
 
 
-class _NotExtracted(ExtractError):
-    """An ExtractError that survives pickling (a process pool's or Dask's result): a plain one does not, as its
-    constructor takes more arguments than `Exception.args` holds, and it would break the process pool."""
-
-    def __reduce__(self):
-        return type(self), (self.resource, self.reason)
-
-
 def extract_page(body: bytes, url: str, charset: str | None, options: ExtractOptions) -> Article | ExtractError:
     """`extract_article`, its failure as a value: a bug or a library crash on one page must not stop the run."""
     try:
         return extract_article(body, url, charset=charset, options=options)
     except ExtractError as exc:
-        return _NotExtracted(exc.resource, exc.reason)
+        return exc
     except Exception as exc:
-        return _NotExtracted(url, f"extractor crashed: {type(exc).__name__}: {exc}")
+        return ExtractError(url, f"extractor crashed: {type(exc).__name__}: {exc}")
 
 
 @dataclass(frozen=True)
 class Reply:
-    """One page as a worker sends it back. Errors travel as plain fields: NewsmirrorError subclasses do not
-    survive pickling (their constructors take more arguments than `Exception.args` holds)."""
+    """One page as a worker sends it back: the article, or the error as plain fields."""
 
     article: Article | None = None
     failed: str | None = None  # "fetch" or "extract" when there is no article

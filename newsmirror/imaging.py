@@ -35,9 +35,6 @@ class ImageError(NewsmirrorError):
     def __init__(self, reason: str, resource: str = "<image>"):
         super().__init__(resource, Stage.TRANSFORM, reason)
 
-    def __reduce__(self):  # raised in a worker process, it must arrive whole
-        return type(self), (self.reason, self.resource)
-
 
 def recompress(data: bytes, settings: ImageSettings) -> tuple[bytes, str]:
     """Web-ready image bytes and their file extension ("webp" or "jpg"); raises ImageError."""

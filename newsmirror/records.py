@@ -30,6 +30,18 @@ class NewsmirrorError(Exception):
         self.reason = reason
         super().__init__(f"{resource} [{self.stage.value}] {reason}")
 
+    def __reduce__(self):
+        # whole across processes (a process pool's or Dask's result), whatever a subclass's constructor takes:
+        # the default would call it with `args` (the message) alone
+        return _rebuild_error, (type(self), self.args, self.__dict__.copy())
+
+
+def _rebuild_error(cls: type[NewsmirrorError], args: tuple, state: dict) -> NewsmirrorError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class FetchError(NewsmirrorError):
     def __init__(self, url: str, reason: str, *, status: int | None = None, retryable: bool = False):

@@ -199,3 +199,18 @@ def test_executor_specs():
     for bad in ("dask://nohost", "spark://x:1", "", "dask://:8786"):
         with pytest.raises(ExecutorError):
             check_spec(bad)
+
+
+def test_every_newsmirror_error_arrives_whole_from_another_process():
+    """Errors cross process boundaries (the pool's, Dask's): each subclass, whatever its constructor takes."""
+    import pickle
+
+    from newsmirror.gitreplay import ReplayConflict
+    from newsmirror.imaging import ImageError
+    from newsmirror.records import ExtractError, FetchError
+
+    for error in (FetchError("http://a.test/x", "HTTP 503 after 2 attempts", status=503, retryable=True),
+                  ExtractError("http://a.test/y", "no article text"), ImageError("not an image", "http://a.test/z.png"),
+                  ReplayConflict("file:///srv/m.git", ["README.md", "pages/a.md"])):
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error) and str(copy) == str(error) and vars(copy) == vars(error)
