@@ -210,7 +210,7 @@ def body_to_text(body) -> str:
                 blocks.append("\n".join(rows))
             return
         if tag in _TEXT_BLOCKS:
-            text = el.text_content() if tag == "pre" else _inline_text(el)
+            text = "".join(el.itertext()) if tag == "pre" else _inline_text(el)
             if text.strip():
                 blocks.append(text.strip())
             return
