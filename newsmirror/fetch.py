@@ -9,16 +9,19 @@ decodes text: charsets are `decode.py`'s job.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 import zlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 import httpx
 
 from newsmirror.config import FetchSettings
+from newsmirror.ids import url_problem
 from newsmirror.records import FetchedPage, FetchError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -61,6 +64,7 @@ class _Host:
     next_start: float = 0.0
     down: int = 0  # URLs in a row that ended in a timeout or connection error (no HTTP answer at all)
     delay: float = 0.0  # the host's own minimum delay between requests (robots.txt Crawl-delay)
+    not_before: float = 0.0  # epoch seconds: a Retry-After longer than a run waits (no request before then)
     last_error: str = ""
 
 
@@ -77,9 +81,10 @@ def parse_content_type(value: str | None) -> tuple[str | None, str | None]:
     return media.strip().lower() or None, charset
 
 
-def retry_after_seconds(value: str | None, now: float | None = None, cap: float = MAX_RETRY_AFTER) -> float | None:
-    """Retry-After (seconds or an HTTP date) as seconds from `now` (epoch), capped at `cap`; None when absent or
-    unreadable."""
+def retry_after_seconds(value: str | None, now: float | None = None,
+                        cap: float = MAX_RETRY_AFTER) -> float | None:
+    """Retry-After (seconds or an HTTP date) as seconds from `now` (epoch), capped at `cap` (`math.inf`: not
+    capped); None when absent or unreadable."""
     if value is None:
         return None
     try:
@@ -117,19 +122,16 @@ def backoff_delay(settings: FetchSettings, retry: int) -> float:
 
 
 def _check_url(url: str) -> httpx.URL:
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise FetchError(url, f"invalid URL: {exc}") from exc
-    if not parsed.scheme:
-        raise FetchError(url, "invalid URL: not an absolute http(s) URL")
-    if parsed.scheme not in ("http", "https"):
-        raise FetchError(url, f"unsupported URL scheme {parsed.scheme!r}")
-    if not parsed.host or "%" in parsed.host:  # httpx percent-encodes spaces etc. in a host
-        raise FetchError(url, "invalid URL: no valid host")
-    if parsed.port is not None and not 0 < parsed.port < 65536:
-        raise FetchError(url, f"invalid URL: port {parsed.port}")
-    return parsed
+    problem = url_problem(url)
+    if problem:
+        raise FetchError(url, problem)
+    return httpx.URL(url.strip())
+
+
+def _utc_in(seconds: float) -> str:
+    """The UTC time `seconds` from now, to the minute (for messages)."""
+    moment = datetime.now(timezone.utc) + timedelta(seconds=min(seconds, 1e9))
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _plural(n: int) -> str:
@@ -180,14 +182,20 @@ class Fetcher:
                 raise FetchError(url, f"not tried: {parsed.host} gave no answer to {host.down} URLs in a row this "
                                       f"run (last: {host.last_error})", retryable=True)
             for attempt in range(attempts):
+                wait = host.not_before - time.time()
+                if wait > 0:  # the host asked for a pause longer than a run waits: its other URLs wait too
+                    raise FetchError(url, f"not tried: {parsed.host} asked us to wait; retried after "
+                                          f"{_utc_in(wait)}", retryable=True, retry_after=wait)
                 await self._pace(host)
                 try:
                     async with self._global:
                         page = await self._attempt(request)
                     host.down = 0
                     return page
-                except FetchError:
+                except FetchError as error:
                     host.down = 0  # the host answered (an HTTP error, a redirect loop, a body too big ...)
+                    if error.retry_after:
+                        host.not_before = max(host.not_before, time.time() + error.retry_after)
                     raise
                 except _Retry as retry:
                     if attempt + 1 >= attempts:
@@ -275,7 +283,12 @@ class Fetcher:
                 not_modified=True,
             )
         if status in RETRY_STATUSES:
-            after = retry_after_seconds(response.headers.get("Retry-After"), cap=self.settings.max_retry_after)
+            after = retry_after_seconds(response.headers.get("Retry-After"), cap=math.inf)
+            if after is not None and after > self.settings.max_retry_after:  # not waited out within a run
+                raise FetchError(url, f"HTTP {status}: the server asks to wait {after:.0f} s (more than "
+                                      f"fetch.max_retry_after = {self.settings.max_retry_after:g} s); "
+                                      f"retried after {_utc_in(after)}",
+                                 status=status, retryable=True, retry_after=after)
             raise _Retry(f"HTTP {status}", status=status, after=after)
         if status >= 500:  # not retried now, but a later run may succeed
             raise FetchError(url, f"HTTP {status} {response.reason_phrase}".rstrip(), status=status, retryable=True)

@@ -11,6 +11,8 @@ import hashlib
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import httpx
+
 TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|spm|from|share_token|_ga)$")
 UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 MAX_ID_LENGTH = 80
@@ -18,11 +20,44 @@ MAX_ID_LENGTH = 80
 RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))})
 
 
+MAX_URL_LENGTH = 8192
+
+
+def url_problem(url: object) -> str | None:
+    """Why `url` cannot be fetched as an article or a source (the reason, one line), or None when it can. The
+    one rule for every URL from the world: absolute http(s), a valid host and port, no control characters."""
+    if not isinstance(url, str):
+        return f"not a URL (a {type(url).__name__})"
+    if len(url) > MAX_URL_LENGTH:
+        return f"URL longer than {MAX_URL_LENGTH} characters"
+    try:
+        parsed = httpx.URL(url.strip())
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:  # IDNA errors are ValueErrors
+        return f"invalid URL: {exc}"
+    if parsed.scheme not in ("http", "https"):
+        return f"unsupported URL scheme {parsed.scheme!r}" if parsed.scheme else "invalid URL: not an absolute http(s) URL"
+    if not parsed.host or "%" in parsed.host:  # httpx percent-encodes spaces and the like in a host
+        return "invalid URL: no valid host"
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        return f"invalid URL: port {parsed.port} out of range"
+    return None
+
+
 def canonical_url(url: str) -> str:
-    """Lowercase scheme and host, drop default ports, fragments and tracking parameters."""
+    """Lowercase scheme and host, drop default ports, fragments and tracking parameters. Total: a URL that does
+    not parse (which `url_problem` keeps out of the pipeline) comes back stripped, never as an exception."""
+    try:
+        return _canonical(url)
+    except ValueError:
+        return url.strip()
+
+
+def _canonical(url: str) -> str:
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
     port = parts.port
     if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         host = f"{host}:{port}"

@@ -12,6 +12,7 @@ import asyncio
 import fcntl
 import itertools
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,9 +24,9 @@ from newsmirror.assets import ImageLocaliser
 from newsmirror.config import Config
 from newsmirror.plan import PlanOptions, plan
 from newsmirror.progress import Reporter
-from newsmirror.publish import GitRepo, PublishError, publish
+from newsmirror.publish import GitRepo, PublishError, check_tree, publish
 from newsmirror.records import Candidate, NewsmirrorError, RunSummary, Stage
-from newsmirror.store import Store
+from newsmirror.store import StateError, Store
 from newsmirror.transform import content_hash
 
 
@@ -65,27 +66,46 @@ class RunRequest:
     executor: str = "local"  # where extraction and images run: local | dask-local | dask://HOST:PORT
 
 
+@dataclass
+class _Progress:
+    """The stage a run is in, so that an error of the machine (a full disk, a locked database) names it."""
+
+    stage: Stage = Stage.STATE
+
+
 def run_once(config: Config, reporter: Reporter | None = None, request: RunRequest = RunRequest(),
              now: datetime | None = None) -> RunSummary:
     reporter = reporter or Reporter()
-    with run_lock(config.state_path), Store(config.state_path) as store:
-        summary = asyncio.run(_run(config, store, reporter, request, now or utcnow()))
-        remotes.after_run(config, store, reporter)  # push each remote its backlog, report sizes; never raises
-        return summary
+    progress = _Progress()
+    try:
+        with run_lock(config.state_path), Store(config.state_path) as store:
+            summary = asyncio.run(_run(config, store, reporter, request, now or utcnow(), progress))
+            remotes.after_run(config, store, reporter)  # push each remote its backlog, report sizes; never raises
+            return summary
+    except sqlite3.Error as exc:  # one line naming the file and the stage, never a traceback
+        raise StateError(str(config.state_path), f"state database: {exc}", progress.stage) from exc
+    except OSError as exc:
+        where = exc.filename or config.output_dir
+        raise NewsmirrorError(str(where), progress.stage, exc.strerror or str(exc)) from exc
 
 
-async def _run(config: Config, store: Store, reporter: Reporter, request: RunRequest, now: datetime) -> RunSummary:
+async def _run(config: Config, store: Store, reporter: Reporter, request: RunRequest, now: datetime,
+               progress: _Progress) -> RunSummary:
     stamp = now.isoformat()
     extractor_options = steps.extract_options(config)  # bad rules files or OpenCC profiles: config errors, first
     summary = RunSummary(output=str(config.output_dir))
     run_id = store.start_run(stamp)
+    progress.stage = Stage.PUBLISH
     GitRepo(config.output_dir, config.mirror.commit_author).ensure()  # before assets are written into the tree
+    check_tree(config.output_dir, steps.managed_paths(config))  # no symlink out of the mirror, before any write
+    progress.stage = Stage.DISCOVER
 
     async with steps.fetcher(config) as fetcher:
         if request.only is not None:
-            candidates, caches = list(request.only), []
+            candidates, caches, unread = list(request.only), [], []
         else:
-            candidates, caches = await steps.discover_all(config, store, fetcher, reporter, summary)
+            candidates, caches, unread = await steps.discover_all(config, store, fetcher, reporter, summary)
+        progress.stage = Stage.PLAN
         options = PlanOptions(
             id_patterns={s.name: s.id_pattern for s in config.sources},
             max_attempts=config.mirror.max_attempts, retry_base_minutes=config.mirror.retry_base_minutes,
@@ -95,17 +115,22 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
             [] if request.only is not None else store.failed_articles(), now, options,
             force=request.force, ids_in_use=store.ids_in_use(steps.candidate_ids(candidates, options.id_patterns)),
         )
+        steps.report_failures(decided.failures, summary, reporter)
         localiser = ImageLocaliser(config.images, store, fetcher, root=config.output_dir) \
             if config.images.localise else None
+        progress.stage = Stage.FETCH
         outcomes = await steps.fetch_and_extract(config, store, fetcher, decided.tasks, extractor_options, localiser,
                                                  reporter, request.executor)
         retried = [] if localiser is None else \
             await steps.retry_images(config, store, localiser, {t.article_id for t in decided.tasks})
 
+    progress.stage = Stage.PUBLISH
     try:
         with store.transaction():
             for url, etag, last_modified in caches:
                 store.save_cache(url, etag, last_modified, stamp)
+            for error in [*unread, *decided.failures]:  # sources and items that failed early: `status` lists them
+                store.record_failure(run_id, error.resource, error.stage.value, error.reason, stamp)
             changed = steps.apply_outcomes(store, outcomes, decided, now, config, summary, run_id, reporter)
             for article_id, article, _assets in retried:
                 store.save_article(article_id, article, content_hash(article), None, stamp)
@@ -123,17 +148,30 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
             reporter.advance("publish")
             store.finish_run(run_id, utcnow().isoformat(), summary.new, summary.updated, summary.unchanged,
                              summary.failed, summary.publish.commit)
-    except (NewsmirrorError, OSError) as exc:
+    except (NewsmirrorError, OSError, sqlite3.Error) as exc:
         # Nothing of this run's state was committed; keep a record of why, and let the user see it.
-        error = exc if isinstance(exc, NewsmirrorError) else PublishError(str(config.output_dir), str(exc))
+        error = _one_line(exc, config)
         if (config.output_dir / ".git").is_dir():  # never leave the work tree dirty: back to the last commit
             GitRepo(config.output_dir, config.mirror.commit_author).discard_uncommitted(steps.managed_paths(config))
-        with store.transaction():
-            store.record_failure(run_id, error.resource, error.stage.value, error.reason, stamp)
+        try:
+            with store.transaction():
+                store.record_failure(run_id, error.resource, error.stage.value, error.reason, stamp)
+        except sqlite3.Error:
+            pass  # the state cannot take the record (a full disk): the message below still tells the user
         if error is exc:
             raise
         raise error from exc
     return summary
+
+
+def _one_line(exc: Exception, config: Config) -> NewsmirrorError:
+    """A publish-time failure as the error the user sees: the file and the stage, no traceback."""
+    if isinstance(exc, NewsmirrorError):
+        return exc
+    if isinstance(exc, sqlite3.Error):
+        return StateError(str(config.state_path), f"state database: {exc}", Stage.PUBLISH)
+    assert isinstance(exc, OSError)
+    return PublishError(str(exc.filename or config.output_dir), exc.strerror or str(exc))
 
 
 def commit_message(summary: RunSummary, now: datetime) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from collections.abc import Mapping
 
 from newsmirror.ids import article_id, canonical_url, disambiguate
-from newsmirror.records import Candidate, FetchTask
+from newsmirror.records import Candidate, FetchTask, NewsmirrorError, Stage
 from newsmirror.store import ArticleState
 
 
@@ -30,6 +30,8 @@ class Plan:
     new_channels: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # known articles seen again with nothing to do
     unchanged: tuple[str, ...] = ()
+    # candidates that could not be planned (a bug on one value costs that article, never the run)
+    failures: tuple[NewsmirrorError, ...] = ()
 
 
 def merge_candidates(candidates: list[Candidate]) -> dict[str, tuple[Candidate, tuple[str, ...]]]:
@@ -80,32 +82,36 @@ def plan(
     taken_ids.update({s.id: url for url, s in known.items()})
     planned: set[str] = set()
 
+    failures: list[NewsmirrorError] = []
     for url, (candidate, channels) in merge_candidates(candidates).items():
-        state = known.get(url)
-        if state is None:
-            new_id = article_id(url, options.id_patterns.get(candidate.source))
-            if taken_ids.get(new_id, url) != url:
-                new_id = disambiguate(new_id, url)
-            taken_ids[new_id] = url
-            tasks.append(FetchTask(url, new_id, channels, "manual" if force else "new", candidate))
-        elif force:
-            tasks.append(FetchTask(url, state.id, _union(state.channels, channels), "manual", candidate))
-        elif state.status != "ok":
-            if retry_due(state, now, options):
-                tasks.append(FetchTask(url, state.id, _union(state.channels, channels), "retry", candidate))
-        elif candidate.source_version and candidate.source_version != state.source_version:
-            tasks.append(FetchTask(url, state.id, _union(state.channels, channels), "changed", candidate))
-        elif set(channels) - set(state.channels):
-            new_channels.append((state.id, tuple(c for c in channels if c not in state.channels)))
-        else:
-            unchanged.append(state.id)
+        try:
+            state = known.get(url)
+            if state is None:
+                new_id = article_id(url, options.id_patterns.get(candidate.source))
+                if taken_ids.get(new_id, url) != url:
+                    new_id = disambiguate(new_id, url)
+                taken_ids[new_id] = url
+                tasks.append(FetchTask(url, new_id, channels, "manual" if force else "new", candidate))
+            elif force:
+                tasks.append(FetchTask(url, state.id, _union(state.channels, channels), "manual", candidate))
+            elif state.status != "ok":
+                if retry_due(state, now, options):
+                    tasks.append(FetchTask(url, state.id, _union(state.channels, channels), "retry", candidate))
+            elif candidate.source_version and candidate.source_version != state.source_version:
+                tasks.append(FetchTask(url, state.id, _union(state.channels, channels), "changed", candidate))
+            elif set(channels) - set(state.channels):
+                new_channels.append((state.id, tuple(c for c in channels if c not in state.channels)))
+            else:
+                unchanged.append(state.id)
+        except Exception as exc:  # noqa: BLE001 - the error boundary of planning: one candidate at most
+            failures.append(NewsmirrorError(candidate.url, Stage.PLAN, f"unexpected {type(exc).__name__}: {exc}"))
         planned.add(url)
 
     for state in failed:
         if state.url not in planned and state.status != "ok" and retry_due(state, now, options):
             candidate = Candidate(url=state.url, channel=state.channel, source="retry")
             tasks.append(FetchTask(state.url, state.id, state.channels or (state.channel,), "retry", candidate))
-    return Plan(tuple(tasks), tuple(new_channels), tuple(unchanged))
+    return Plan(tuple(tasks), tuple(new_channels), tuple(unchanged), tuple(failures))
 
 
 def _union(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:

@@ -27,12 +27,47 @@ def scratch_dir(root: Path) -> Path | None:
     return scratch
 
 
+def process_umask() -> int:
+    """The process umask, read without changing it (Linux reports it in /proc; elsewhere set and restore)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def inside(root: Path, relative: str) -> Path:
+    """`root / relative`, refused before anything is written when it resolves outside the mirror (a `..` in
+    the path, or a symlinked directory on the way, such as `assets -> /elsewhere`)."""
+    target = root / relative
+    if not target.resolve().is_relative_to(root.resolve()):
+        raise PublishError(relative, "path escapes the mirror directory (through '..' or a symlink)")
+    return target
+
+
+def check_tree(root: Path, managed: Iterable[str]) -> None:
+    """Refuse a work tree whose managed paths (or the directories directly inside them, such as `assets/ab`)
+    lead outside it, before a run writes its first byte."""
+    for name in managed:
+        top = inside(root, name)
+        if top.is_dir() and not top.is_symlink():
+            for child in top.iterdir():
+                if child.is_symlink():
+                    inside(root, f"{name}/{child.name}")
+
+
 def write_atomic(path: Path, content: bytes, scratch: Path | None = None) -> None:
     """Write via a temporary file and rename, so readers never see a partial file. The temporary file goes in
-    `scratch` (same file system; the mirror's .git, so a kill never leaves one for git to commit) or beside `path`."""
+    `scratch` (same file system; the mirror's .git, so a kill never leaves one for git to commit) or beside `path`.
+    The file gets the mode the process umask gives a new file (as git checkout writes it), not mkstemp's 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=scratch or path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~process_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
             handle.flush()
@@ -57,9 +92,7 @@ def write_files(root: Path, files: Iterable[RenderedFile]) -> list[str]:
         if file.path in seen:
             raise PublishError(file.path, "rendered twice in one run")
         seen.add(file.path)
-        target = root / file.path
-        if not target.resolve().is_relative_to(root.resolve()):
-            raise PublishError(file.path, "path escapes the mirror directory")
+        target = inside(root, file.path)
         if target.is_file() and target.read_bytes() == file.content:
             continue
         write_atomic(target, file.content, scratch)
@@ -71,9 +104,7 @@ def remove_files(root: Path, paths: Iterable[str]) -> list[str]:
     """Delete mirror files that retention retired (and directories left empty); return the paths removed."""
     removed = []
     for path in sorted(set(paths)):
-        target = root / path
-        if not target.resolve().is_relative_to(root.resolve()):
-            raise PublishError(path, "path escapes the mirror directory")
+        target = inside(root, path)
         if target.is_file():
             target.unlink()
             removed.append(path)
@@ -174,10 +205,13 @@ class GitRepo:
         """Put the managed `paths` back as the last commit has them (after a failed run), so the work tree is
         never left dirty; files elsewhere (people's own pages) are not touched."""
         targets = [p for p in paths if (self.root / p).exists()]
-        if not targets or self.git("rev-parse", "--verify", "-q", "HEAD", check=False).returncode != 0:
+        if not targets:
             return
-        self.git("reset", "-q", "--", *targets, check=False)
-        self.git("checkout", "-q", "--", *targets, check=False)
+        if self.git("rev-parse", "--verify", "-q", "HEAD", check=False).returncode == 0:
+            self.git("reset", "-q", "--", *targets, check=False)
+            self.git("checkout", "-q", "--", *targets, check=False)
+        else:  # the first run failed: what it wrote is all there is (and nothing of it was committed)
+            self.git("rm", "-rq", "--cached", "--ignore-unmatch", "--", *targets, check=False)
         self.git("clean", "-fdq", "--", *targets, check=False)
 
 

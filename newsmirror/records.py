@@ -19,6 +19,19 @@ class Stage(str, Enum):
     TRANSFORM = "transform"
     RENDER = "render"
     PUBLISH = "publish"
+    STATE = "state"  # the state database itself (open, migrate, a full disk)
+
+
+MAX_SHOWN = 500  # characters of a resource or reason shown in one message line
+
+
+def printable(value: object, limit: int = MAX_SHOWN) -> str:
+    """`value` as one printable line: control and other non-printable characters escaped (a newline in a URL
+    or a reason cannot split a `FAILED` line), cut at `limit` characters."""
+    text = value if isinstance(value, str) else repr(value)
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class NewsmirrorError(Exception):
@@ -28,7 +41,7 @@ class NewsmirrorError(Exception):
         self.resource = resource
         self.stage = Stage(stage)
         self.reason = reason
-        super().__init__(f"{resource} [{self.stage.value}] {reason}")
+        super().__init__(f"{printable(resource)} [{self.stage.value}] {printable(reason, 4 * MAX_SHOWN)}")
 
     def __reduce__(self):
         # whole across processes (a process pool's or Dask's result), whatever a subclass's constructor takes:
@@ -44,10 +57,15 @@ def _rebuild_error(cls: type[NewsmirrorError], args: tuple, state: dict) -> News
 
 
 class FetchError(NewsmirrorError):
-    def __init__(self, url: str, reason: str, *, status: int | None = None, retryable: bool = False):
+    """`retry_after`: seconds the server asked us to wait (a Retry-After longer than we wait within a run);
+    the URL is not retried before then."""
+
+    def __init__(self, url: str, reason: str, *, status: int | None = None, retryable: bool = False,
+                 retry_after: float | None = None):
         super().__init__(url, Stage.FETCH, reason)
         self.status = status
         self.retryable = retryable
+        self.retry_after = retry_after
 
 
 class ExtractError(NewsmirrorError):

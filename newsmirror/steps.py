@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,7 +28,7 @@ from newsmirror.executor import dask_client, spreads, work_pool
 from newsmirror.fetch import Fetcher, FetchRequest, page_problem
 from newsmirror.ids import article_id as new_article_id, canonical_url
 from newsmirror.plan import Plan, retry_delay
-from newsmirror.publish import scratch_dir, write_atomic
+from newsmirror.publish import inside, scratch_dir, write_atomic
 from newsmirror.progress import Reporter
 from newsmirror.records import (Article, Candidate, ExtractError, FetchedPage, FetchError, FetchTask, ItemResult,
                                 NewsmirrorError, RenderedFile, RunSummary, Stage)
@@ -66,19 +66,30 @@ def counted(reporter: Reporter, stage: str, files: Iterable[RenderedFile]) -> It
         yield file
 
 
+def report_failures(errors: Iterable[NewsmirrorError], summary: RunSummary, reporter: Reporter) -> None:
+    """Items that failed before they were fetched (planning): one line each, counted as failed."""
+    for error in errors:
+        summary.failed += 1
+        summary.failures.append(ItemResult(error.resource, error.stage, False, error=str(error)))
+        reporter.failure(str(error))
+
+
 # -- discover -------------------------------------------------------------------------------------------------
 
 
 async def discover_all(config: Config, store: Store, fetcher: Fetcher, reporter: Reporter,
-                       summary: RunSummary) -> tuple[list[Candidate], list[CacheUpdate]]:
-    """Read every enabled source; a source that fails is recorded and skipped."""
+                       summary: RunSummary) -> tuple[list[Candidate], list[CacheUpdate], list[NewsmirrorError]]:
+    """Read every enabled source; a source that fails is recorded and skipped. Returns the candidates, the
+    validators to keep and every failure (of a source or one of its items), for the run's record."""
     sources = [s for s in config.sources if s.enabled]
     reporter.stage("sources", len(sources))
     results = await asyncio.gather(*(_read_source(s, store, fetcher) for s in sources))
     candidates: list[Candidate] = []
     caches: list[CacheUpdate] = []
+    failures: list[NewsmirrorError] = []
     for found, cache, errors in results:
         reporter.advance("sources")
+        failures += errors
         for error in errors:  # the source's own, or a child sitemap's (then the source still counts as read)
             summary.failures.append(ItemResult(error.resource, error.stage, False, error=str(error)))
             reporter.failure(str(error))
@@ -88,14 +99,16 @@ async def discover_all(config: Config, store: Store, fetcher: Fetcher, reporter:
         summary.sources_read += 1
         candidates += found
         caches += cache
-    return candidates, caches
+    return candidates, caches, failures
 
 
 async def _read_source(source: Source, store: Store, fetcher: Fetcher
                        ) -> tuple[list[Candidate], list[CacheUpdate], list[NewsmirrorError]]:
-    """(candidates, cache validators to keep, errors); no candidates and no validators with errors: it failed."""
+    """(candidates, cache validators to keep, errors); no candidates and no validators with errors: it failed.
+    Errors are the source's own or its items' (an unusable link): one item never costs the others."""
     if source.kind == "urls":
-        return parse_url_list(source), [], []
+        found = parse_url_list(source)
+        return found.candidates, [], list(found.failures)
     assert source.url is not None
     try:
         refusal = await robots_for(fetcher).refusal(source.url) if source.robots else None
@@ -106,24 +119,32 @@ async def _read_source(source: Source, store: Store, fetcher: Fetcher
             return [], [], []
         caches = [(source.url, page.etag, page.last_modified)]
         if source.kind == "feed":
-            return parse_feed(page.body, source, page.final_url), caches, []
+            found = parse_feed(page.body, source, page.final_url, page.content_type)
+            return found.candidates, caches, list(found.failures)
         if source.kind == "listing":
-            return parse_listing(decode_html(page.body, page.charset), source, page.final_url), caches, []
-        found, children = parse_sitemap(page.body, source, page.final_url)
-        errors: list[NewsmirrorError] = []
-        for child_url in children[:50]:  # one level of sitemap index; a child that fails costs only its entries
+            found = parse_listing(decode_html(page.body, page.charset), source, page.final_url)
+            return found.candidates, caches, list(found.failures)
+        found = parse_sitemap(page.body, source, page.final_url)
+        errors: list[NewsmirrorError] = list(found.failures)
+        missing = False  # a child sitemap that could not be read
+        for child_url in found.children[:50]:  # one level of sitemap index; a child that fails costs its entries
             try:
                 child = await fetcher.fetch(child_url)
-                found += parse_sitemap(child.body, source, child.final_url)[0]
+                child_found = parse_sitemap(child.body, source, child.final_url)
+                found.candidates += child_found.candidates
+                errors += child_found.failures
             except (FetchError, DiscoverError) as exc:
                 errors.append(exc)
-        if errors and not found:
+                missing = True
+        if missing and not found.candidates:
             return [], [], errors
-        found.sort(key=lambda c: c.published or "", reverse=True)
+        found.candidates.sort(key=lambda c: c.published or "", reverse=True)
         # with a child missing, the index is read again next run (no validators kept) so that child is retried
-        return found[: source.max_items], [] if errors else caches, errors
+        return found.candidates[: source.max_items], [] if missing else caches, errors
     except (FetchError, DiscoverError) as exc:
         return [], [], [exc]
+    except Exception as exc:  # noqa: BLE001 - a bug reading one source must not stop the others
+        return [], [], [DiscoverError(source.url, f"unexpected {type(exc).__name__}: {exc}")]
 
 
 async def _conditional_fetch(url: str, store: Store, fetcher: Fetcher) -> FetchedPage:
@@ -305,19 +326,27 @@ async def _fetch_all(fetcher: Fetcher, requests: list[FetchRequest], tasks: tupl
 
 async def _finish(future: asyncio.Future, task: FetchTask, page: FetchedPage, localiser: ImageLocaliser | None,
                   reporter: Reporter, limit: asyncio.Semaphore, root: Path) -> Outcome:
-    result = await future
+    try:
+        result = await future
+    except Exception as exc:  # noqa: BLE001 - a worker lost (or a bug) costs this article, not the run
+        result = ExtractError(task.url, f"unexpected {type(exc).__name__}: {exc}")
     reporter.advance("extract")
     if isinstance(result, ExtractError):
         return Outcome(task, error=ExtractError(task.url, result.reason))
-    article = _complete(result, task)
-    assets: list[RenderedFile] = []
-    failures: list[ImageFailure] = []
-    if localiser is not None:
-        async with limit:  # images wait for the pool here, not as downloaded bytes in its queue
-            article, assets, failures = await localiser.localise(article)
-        for file in assets:  # into the tree now (content-addressed), so a run never holds its images in memory
-            if not (root / file.path).is_file():
-                write_atomic(root / file.path, file.content, scratch_dir(root))  # a kill leaves no temp file
+    try:
+        article = _complete(result, task)
+        assets: list[RenderedFile] = []
+        failures: list[ImageFailure] = []
+        if localiser is not None:
+            async with limit:  # images wait for the pool here, not as downloaded bytes in its queue
+                article, assets, failures = await localiser.localise(article)
+            for file in assets:  # into the tree now (content-addressed), so a run never holds its images in memory
+                target = inside(root, file.path)
+                if not target.is_file():
+                    write_atomic(target, file.content, scratch_dir(root))  # a kill leaves no temp file
+    except Exception as exc:  # noqa: BLE001 - e.g. a full disk while writing its images: retried next run
+        reason = exc.reason if isinstance(exc, NewsmirrorError) else f"images: {type(exc).__name__}: {exc}"
+        return Outcome(task, error=NewsmirrorError(task.url, Stage.EXTRACT, reason))
     return Outcome(task, article=article, etag=page.etag, last_modified=page.last_modified,
                    assets=tuple(OnDisk(root, f.path) for f in assets), image_failures=tuple(failures))
 
@@ -400,7 +429,7 @@ def apply_outcomes(store: Store, outcomes: list[Outcome], decided: Plan, now: da
             result = ItemResult(task.url, outcome.error.stage, True, task.article_id, "removed", reason)
         elif outcome.error is not None:
             attempts = (existing.attempts if existing else 0) + 1
-            retry_at = (now + retry_delay(attempts, config.mirror.retry_base_minutes)).isoformat()
+            retry_at = (now + _retry_wait(outcome.error, attempts, config)).isoformat()
             store.mark_failed(task.article_id, outcome.error.stage.value, outcome.error.reason, retry_at, stamp)
             store.record_failure(run_id, task.url, outcome.error.stage.value, outcome.error.reason, stamp)
             result = ItemResult(task.url, outcome.error.stage, False, task.article_id, "failed", str(outcome.error))
@@ -433,6 +462,16 @@ def apply_outcomes(store: Store, outcomes: list[Outcome], decided: Plan, now: da
         changed.add(article_id)  # its new channels' index pages list it now
     summary.unchanged += len(decided.unchanged)
     return changed
+
+
+MAX_SERVER_WAIT = timedelta(days=7)  # a Retry-After further away than this is taken as this
+
+
+def _retry_wait(error: NewsmirrorError, attempts: int, config: Config) -> timedelta:
+    """The back-off after a failure, or longer when the server asked for more (Retry-After)."""
+    wait = retry_delay(attempts, config.mirror.retry_base_minutes)
+    asked = getattr(error, "retry_after", None)
+    return max(wait, timedelta(seconds=min(asked, MAX_SERVER_WAIT.total_seconds()))) if asked else wait
 
 
 # -- render ---------------------------------------------------------------------------------------------------

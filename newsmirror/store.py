@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from newsmirror.records import Article, ImageRef
+from newsmirror.records import Article, ImageRef, NewsmirrorError, Stage
 from newsmirror.schema import MIGRATIONS
 
 
@@ -74,18 +74,30 @@ def article_from_json(text: str) -> Article:
     )
 
 
+class StateError(NewsmirrorError):
+    """The state database cannot be used (unreadable, locked, full, or from a newer newsmirror)."""
+
+    def __init__(self, path: str, reason: str, stage: Stage = Stage.STATE):
+        super().__init__(path, stage, reason)
+
+
 class Store:
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, timeout: float = 30.0):
+        """`timeout`: seconds to wait for another process's lock on the file before "database is locked"."""
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA foreign_keys = ON")
-        if self.path != ":memory:":
-            self.db.execute("PRAGMA journal_mode = WAL")
-        self._depth = 0
-        self.migrate()
+        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=timeout)
+        try:
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA foreign_keys = ON")
+            if self.path != ":memory:":
+                self.db.execute("PRAGMA journal_mode = WAL")
+            self._depth = 0
+            self.migrate()
+        except BaseException:
+            self.db.close()
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -105,7 +117,8 @@ class Store:
     def migrate(self) -> None:
         current = self.schema_version
         if current > len(MIGRATIONS):
-            raise RuntimeError(f"{self.path}: state schema {current} is newer than this newsmirror knows")
+            raise StateError(self.path, f"state schema {current} is newer than this newsmirror knows "
+                                        f"({len(MIGRATIONS)}): use a newer newsmirror with this state file")
         for number in range(current + 1, len(MIGRATIONS) + 1):
             with self.transaction():
                 for statement in MIGRATIONS[number - 1].split(";"):
@@ -131,7 +144,12 @@ class Store:
             self.db.execute("ROLLBACK")
             raise
         else:
-            self.db.execute("COMMIT")
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.Error:  # e.g. disk full: the transaction is still open; end it, keep nothing
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
         finally:
             self._depth = 0
 
