@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from newsmirror.config import Config, parse_config
-from newsmirror.counter import PIXEL, CounterOptions, CounterService, bind, load_targets
+from newsmirror.counter import (MAX_HEAD, PIXEL, CounterOptions, CounterService, PixelProtocol, bind,
+                                load_targets)
 from newsmirror.records import Article
 from newsmirror.store import Store
 
@@ -222,6 +224,184 @@ def test_abuse_gets_clear_answers_and_the_service_keeps_counting(counter):
     assert request(port, get("/p/pages/world/a1.md")).endswith(PIXEL)
     running.stop()
     assert views(config) == {"pages/world/a2.md": 1, "pages/world/a1.md": 1}
+
+
+# -- the 16 KB request limit, however the bytes arrive -----------------------------------------------------------
+
+A1 = "/p/pages/world/a1.md"
+
+
+class Reads:
+    """Records the reads of every server connection (by the client's port), so a client can send its next piece only
+    once the server has read the last one (each piece then reaches the parser in one read or more, never merged with
+    the next) and knows when the server closed; it waits on a condition, never sleeps."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+        self.cond = threading.Condition()
+        self.seen: dict[int, tuple[int, bool]] = {}  # client port -> (bytes read, closed)
+        original = PixelProtocol.data_received
+        reads = self
+
+        def data_received(protocol: PixelProtocol, data: bytes) -> None:
+            port = protocol.transport.get_extra_info("peername")[1]
+            try:
+                original(protocol, data)
+            finally:
+                with reads.cond:
+                    total, closed = reads.seen.get(port, (0, False))
+                    reads.seen[port] = (total + len(data), closed or protocol.closed)
+                    reads.cond.notify_all()
+
+        monkeypatch.setattr(PixelProtocol, "data_received", data_received)
+
+    def connected(self, port: int) -> None:
+        """A new connection from client `port` (which an earlier one may have used): it has sent nothing yet."""
+        with self.cond:
+            self.seen.pop(port, None)
+
+    def wait(self, port: int, sent: int) -> bool:
+        """Wait until the server has read `sent` bytes from client `port` or closed it; True if it closed."""
+        def ready() -> bool:
+            total, closed = self.seen.get(port, (0, False))
+            return total >= sent or closed
+
+        with self.cond:
+            assert self.cond.wait_for(ready, timeout=60), (self.seen.get(port), sent)
+            return self.seen[port][1]
+
+
+@pytest.fixture
+def limit_server(tmp_path, monkeypatch):
+    """A counter whose counts stay in memory (no timed flush) and which closes no connection for idleness while a
+    loaded machine runs the test, with every read recorded."""
+    reads = Reads(monkeypatch)
+    config = make_mirror(tmp_path)
+    running = Running(config, CounterOptions(flush_seconds=3600, timeout=60, max_connections=50))
+    yield config, running, reads
+    if not running.loop.is_closed():
+        running.stop()
+
+
+def counted(running: Running, page: str = "pages/world/a1.md") -> int:
+    """The views of `page` held in memory, read on the service's own loop."""
+    async def read() -> int:
+        return sum(pages.get(page, 0) for pages in running.service.counts.values())
+    return running.call(read)
+
+
+def send_in_pieces(running: Running, reads: Reads, raw: bytes, cuts: list[int] | None = None) -> bytes:
+    """Send `raw` cut at the offsets in `cuts` (None: one sendall), each piece once the server has read the one
+    before, stopping when the server closes; then read the reply to its end."""
+    bounds = [0, *sorted(set(c for c in cuts or () if 0 < c < len(raw))), len(raw)]
+    with socket.create_connection(("127.0.0.1", running.port), timeout=60) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        port = sock.getsockname()[1]
+        reads.connected(port)
+        for start, stop in zip(bounds, bounds[1:]):
+            try:
+                sock.sendall(raw[start:stop])
+            except (BrokenPipeError, ConnectionResetError):  # answered and closed before the rest arrived
+                break
+            if reads.wait(port, stop):
+                break
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except ConnectionResetError:  # closed with bytes unread: the reply was queued before the reset
+            pass
+    return b"".join(chunks)
+
+
+def sized(size: int, path: str = A1, close: bool = True) -> bytes:
+    """A GET of `path` whose head (request line to blank line) is exactly `size` bytes, padded with one header."""
+    raw = get(path, extra="X-Pad: \r\n", close=close)
+    pad = size - len(raw)
+    assert pad >= 0
+    return raw.replace(b"X-Pad: ", b"X-Pad: " + b"p" * pad)
+
+
+def statuses(reply: bytes) -> list[int]:
+    return [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", reply)]
+
+
+MANY_HEADERS = get(A1, extra="".join(f"X-{i}: v\r\n" for i in range(2000)))  # 2000 small headers, ~20 KB
+LIMIT_CASES = {  # request bytes -> (statuses, views counted)
+    "100 KB of headers": (sized(100 * 1024), [431], 0),
+    "head of exactly 16 KB": (sized(MAX_HEAD), [200], 1),
+    "head one byte under 16 KB": (sized(MAX_HEAD - 1), [200], 1),
+    "head one byte over 16 KB": (sized(MAX_HEAD + 1), [431], 0),
+    "many small headers summing over 16 KB": (MANY_HEADERS, [431], 0),
+    "blank lines before the request line count": (b"\r\n" * 10000 + get(A1), [431], 0),
+    "a request line alone over 16 KB (its target is over 2 KB first)": (b"GET /p/" + b"a" * 20000, [414], 0),
+    "pipelined, the fourth over": (get(A1, close=False) * 3 + sized(MAX_HEAD + 1), [200, 200, 200, 431], 3),
+    "pipelined, the fourth exactly 16 KB": (get(A1, close=False) * 3 + sized(MAX_HEAD), [200, 200, 200, 200], 4),
+    "pipelined, the first over": (sized(20000, close=False) + get(A1), [431], 0),
+}
+
+
+def _chunkings(raw: bytes) -> dict[str, list[int] | None]:
+    blank = raw.find(b"\r\n\r\n")
+    return {
+        "one sendall": None,
+        "1000-byte pieces": list(range(1000, len(raw), 1000)),
+        "blank line split across reads": [blank + 1, blank + 3],
+        "split at the limit": [MAX_HEAD - 1, MAX_HEAD, MAX_HEAD + 1],
+    }
+
+
+@pytest.mark.parametrize("case", LIMIT_CASES)
+def test_request_limit_holds_however_the_bytes_arrive(limit_server, case):
+    """Each request may use 16 KB (its head; a body counts too); one byte more gets 431 and a close, and is not
+    counted, whether the request comes in one send, in pieces, split inside its blank line or after others."""
+    _config, running, reads = limit_server
+    raw, expected, views_counted = LIMIT_CASES[case]
+    before = counted(running)
+    for chunking, cuts in _chunkings(raw).items():
+        reply = send_in_pieces(running, reads, raw, cuts)
+        assert statuses(reply) == expected, (chunking, reply[:200])
+        assert counted(running) - before == views_counted, chunking
+        before += views_counted
+
+
+def test_request_with_a_body_counts_its_body_and_closes_after_it(limit_server):
+    """The parser frames a body, so a request with one is answered with a close; head and body share the 16 KB."""
+    _config, running, reads = limit_server
+    with_body = b"GET %s HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" % A1.encode()
+    reply = send_in_pieces(running, reads, with_body + get(A1, close=False))
+    assert statuses(reply) == [200] and b"connection: close" in reply.lower()
+    big = b"GET %s HTTP/1.1\r\nHost: x\r\nContent-Length: 20000\r\n\r\n" % A1.encode() + b"b" * 20000
+    for cuts in (None, list(range(100, len(big), 3000))):
+        assert statuses(send_in_pieces(running, reads, big, cuts)) == [431]
+    assert counted(running) == 1
+
+
+def test_the_answer_depends_on_the_request_size_never_on_how_it_is_cut(limit_server):
+    """Property: for a request whose head is N bytes (after up to two small pipelined ones), cut into pieces at any
+    offsets, each piece read by the server before the next is sent: N <= 16 KB gets 200 and one view, N > 16 KB gets
+    431 and none."""
+    from hypothesis import given, settings, strategies as st
+
+    _config, running, reads = limit_server
+    near = st.integers(MAX_HEAD - 8, MAX_HEAD + 8)
+    sizes = st.one_of(near, st.integers(300, MAX_HEAD), st.integers(MAX_HEAD + 1, 3 * MAX_HEAD))
+
+    @settings(derandomize=True, max_examples=60, deadline=None, database=None)
+    @given(size=sizes, before=st.integers(0, 2), cuts=st.lists(st.integers(1, 3 * MAX_HEAD + 200), max_size=6),
+           near_end=st.lists(st.integers(-6, 6), max_size=3))
+    def check(size: int, before: int, cuts: list[int], near_end: list[int]) -> None:
+        raw = get(A1, close=False) * before + sized(size)
+        cuts = cuts + [len(raw) - 4 + d for d in near_end]  # around the blank line, where a split matters most
+        was = counted(running)
+        reply = send_in_pieces(running, reads, raw, cuts)
+        if size <= MAX_HEAD:
+            assert statuses(reply) == [200] * (before + 1) and reply.endswith(PIXEL), reply[-200:]
+            assert counted(running) == was + before + 1
+        else:
+            assert statuses(reply) == [200] * before + [431], reply[-200:]
+            assert counted(running) == was + before
+
+    check()
 
 
 def test_connection_cap_refuses_extra_clients_and_recovers(tmp_path):
