@@ -139,7 +139,8 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
             # streamed: each file is rendered, written and dropped in turn (never the whole run in memory)
             files = steps.counted(reporter, "render", itertools.chain(
                 steps.asset_files(config, outcomes, retried),
-                steps.render_changed(config, store, changed, now, full=request.rebuild)))
+                steps.render_changed(config, store, changed, now, full=request.rebuild,
+                                     on_failure=steps.render_failed(store, config, now, run_id, summary, reporter))))
             reporter.stage("publish", 1)
             summary.publish = publish(config.output_dir, files, commit_message(summary, now),
                                       config.mirror.commit_author, after_write=lambda w: steps.update_search(config, w),

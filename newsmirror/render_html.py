@@ -483,8 +483,7 @@ class _EditionPages(Mapping[str, str]):
         return len(self.markdown_pages)
 
 
-def site_contexts(config: Config, channels: Mapping[str, Sequence[ArticleState]],
-                  pages_by_url: Mapping[str, str]) -> list[_Context]:
+def site_contexts(config: Config, channels: Sequence[str], pages_by_url: Mapping[str, str]) -> list[_Context]:
     """One rendering context per edition (the original, and the converted one when configured)."""
     contexts = []
     for edition in editions(config):

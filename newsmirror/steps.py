@@ -9,7 +9,7 @@ import asyncio
 import os
 import time
 from concurrent.futures import Executor
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import replace
@@ -477,23 +477,29 @@ def _retry_wait(error: NewsmirrorError, attempts: int, config: Config) -> timede
 # -- render ---------------------------------------------------------------------------------------------------
 
 
+RenderFailure = Callable[[ArticleState, Exception], None]
+
+
 def render_changed(config: Config, store: Store, changed: set[str], now: datetime,
-                   full: bool = False) -> Iterator[RenderedFile]:
+                   full: bool = False, on_failure: RenderFailure | None = None) -> Iterator[RenderedFile]:
     """Both editions, one file at a time: pages of changed articles, the index pages they touch
     (`regenerate.index_pages`), the home page, the hot list (and for the HTML edition the touched feeds and
     the search page). Everything (and every article page missing on disk) when `full` or when the render
-    configuration changed since the last run. Unchanged files are skipped when written."""
-    names = _all_channels(config, store)
-    channels = {name: regenerate.ChannelEntries(store, name) for name in names}
+    configuration changed since the last run. Unchanged files are skipped when written.
+
+    An article whose pages cannot be rendered yields none of them and goes to `on_failure` (which takes it out
+    of the lists, see `render_failed`) before any list is rendered; without `on_failure` the error propagates."""
     configured = config.channel_names()
-    channels = {name: states for name, states in channels.items() if name in configured or len(states)}
+    names = [name for name in _all_channels(config, store)
+             if name in configured or len(regenerate.ChannelEntries(store, name))]
     pages_by_url = regenerate.PagesByUrl(store)
-    hot = hot_list(config, store, now)
     root = config.output_dir
     editions = config.editions
-    everything = full or regenerate.render_needs_all(config, store, list(channels))
-    numbers = None if everything else \
-        regenerate.index_pages(config, store, channels, changed | set(store.retired_at(now.isoformat())))
+    everything = full or regenerate.render_needs_all(config, store, names)
+    if not everything:  # the index pages to redo, decided before any article can leave the lists
+        touched = changed | set(store.retired_at(now.isoformat()))
+        entries = {name: regenerate.ChannelEntries(store, name) for name in names}
+        numbers = regenerate.index_pages(config, store, entries, touched)
 
     def stale(state: ArticleState) -> bool:
         paths = [render.page_path(state.channel, state.id)] if editions.markdown else []
@@ -510,23 +516,49 @@ def render_changed(config: Config, store: Store, changed: set[str], now: datetim
             if article is not None:
                 yield state, article
 
-    contexts = render_html.site_contexts(config, channels, pages_by_url) if editions.html else []
+    contexts = render_html.site_contexts(config, names, pages_by_url) if editions.html else []
     for state, article in articles():
-        if editions.markdown:
-            yield from render.render_article(config, state, article, pages_by_url)
-        for ctx in contexts:
-            yield from render_html.render_article(ctx, state, article)
+        try:  # the error boundary of rendering: all of an article's files, or none
+            files = render.render_article(config, state, article, pages_by_url) if editions.markdown else []
+            files += [file for ctx in contexts for file in render_html.render_article(ctx, state, article)]
+        except Exception as exc:  # noqa: BLE001 - one page that cannot be rendered costs that page only
+            if on_failure is None:
+                raise
+            on_failure(state, exc)
+            continue
+        yield from files
+    channels = {name: regenerate.ChannelEntries(store, name) for name in names}  # counted after any failure
+    hot = hot_list(config, store, now)
+    if not everything:
+        numbers = {name: pages for name, pages in numbers.items() if name in channels}
     if editions.markdown:
         for name, states in channels.items():
-            if numbers is None or name in numbers:
+            if everything or name in numbers:
                 yield from render.render_channel(config, name, states, list(channels),
-                                                 None if numbers is None else numbers[name])
+                                                 None if everything else numbers[name])
         home = config.output_dir / render.HOME
         old_home = home.read_text(encoding="utf-8", errors="replace") if home.is_file() else ""
         yield render.render_home(config, channels, kept=render.kept_sections(old_home), hot=hot)
         yield render.render_hot(config, hot, list(channels))
-    yield from render_html.render_lists(contexts, channels, hot, store.article_record, numbers)
+    yield from render_html.render_lists(contexts, channels, hot, store.article_record, None if everything else numbers)
     regenerate.remember(config, store, list(channels))
+
+
+def render_failed(store: Store, config: Config, now: datetime, run_id: int, summary: RunSummary,
+                  reporter: Reporter) -> RenderFailure:
+    """What `render_changed` does with an article it cannot render: one failure line; the article leaves the
+    lists (status failed) and is fetched and rendered again after the usual back-off."""
+    def failed(state: ArticleState, exc: Exception) -> None:
+        reason = exc.reason if isinstance(exc, NewsmirrorError) else f"unexpected {type(exc).__name__}: {exc}"
+        error = NewsmirrorError(state.url, Stage.RENDER, reason)
+        retry_at = (now + retry_delay(state.attempts + 1, config.mirror.retry_base_minutes)).isoformat()
+        store.mark_failed(state.id, error.stage.value, reason, retry_at, now.isoformat(), unpublish=True)
+        store.record_failure(run_id, state.url, error.stage.value, reason, now.isoformat())
+        summary.failed += 1
+        summary.count(state.channel, "failed")
+        summary.failures.append(ItemResult(state.url, Stage.RENDER, False, state.id, "failed", str(error)))
+        reporter.failure(str(error))
+    return failed
 
 
 def _all_channels(config: Config, store: Store) -> list[str]:

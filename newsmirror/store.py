@@ -273,11 +273,14 @@ class Store:
             (now, source_version, article_id),
         )
 
-    def mark_failed(self, article_id: str, stage: str, reason: str, next_retry: str | None, now: str) -> None:
+    def mark_failed(self, article_id: str, stage: str, reason: str, next_retry: str | None, now: str,
+                    unpublish: bool = False) -> None:
+        """A failed attempt. A published article stays published (its page stays) unless `unpublish`: its
+        page could not be made, so it leaves the lists until a retry succeeds."""
         self.db.execute(
-            "UPDATE articles SET status = CASE WHEN status = 'ok' THEN 'ok' ELSE 'failed' END, "
+            "UPDATE articles SET status = CASE WHEN status = 'ok' AND NOT ? THEN 'ok' ELSE 'failed' END, "
             "attempts = attempts + 1, last_error = ?, last_stage = ?, next_retry = ?, last_seen = ? WHERE id = ?",
-            (reason, stage, next_retry, now, article_id),
+            (unpublish, reason, stage, next_retry, now, article_id),
         )
 
     def article_record(self, article_id: str) -> Article | None:
