@@ -303,3 +303,34 @@ def test_mirror_files_follow_the_umask(demo_site, tmp_path, umask):
     mirror = tmp_path / "mirror"
     modes = {oct(p.stat().st_mode & 0o777) for p in mirror.rglob("*") if p.is_file() and ".git" not in p.parts}
     assert modes == {oct(0o666 & ~umask)}
+
+
+def test_an_article_that_cannot_be_rendered_costs_only_its_page(tmp_path, monkeypatch):
+    from newsmirror import render
+
+    with FaultServer() as server:
+        for slug in ("calm", "cursed"):
+            server.route(f"/a/{slug}", fs.reply(page(f"The {slug} article")))
+        urls = ", ".join(f'"http://{SITE}/a/{slug}"' for slug in ("calm", "cursed"))
+        config = config_for(server, tmp_path, f'[[sources]]\nname = "u"\nkind = "urls"\nchannel = "news"\n'
+                                              f"urls = [{urls}]\n")
+        original = render.render_article
+
+        def broken(config, state, article, pages_by_url):
+            if "cursed" in state.url:
+                raise KeyError("a bug in one page")
+            return original(config, state, article, pages_by_url)
+
+        monkeypatch.setattr(render, "render_article", broken)
+        reporter = Collecting()
+        summary = run_once(config, reporter, now=NOW)
+        assert summary.new == 2 and summary.failed == 1 and summary.publish.commit is not None
+        assert reporter.lines == [f"http://{SITE}/a/cursed [render] unexpected KeyError: 'a bug in one page'"]
+        index = (config.output_dir / "indexes" / "news.md").read_text()
+        assert "The calm article" in index and "cursed" not in index
+        assert "cursed" not in (config.output_dir / "site" / "indexes" / "news.html").read_text()
+        # fixed: the next due run fetches it again and publishes it
+        monkeypatch.setattr(render, "render_article", original)
+        later = run_once(config, Reporter(QUIET), now=NOW.replace(hour=12))
+        assert later.new == 1 and later.failed == 0
+        assert "The cursed article" in (config.output_dir / "indexes" / "news.md").read_text()
