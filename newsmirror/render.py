@@ -6,6 +6,7 @@ pages/<channel>/<id>.md and its QR code pages/<channel>/<id>.png. Links between 
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from collections.abc import Collection, Mapping, Sequence
@@ -20,16 +21,19 @@ from newsmirror.config import Config
 from newsmirror.records import Article, RenderedFile
 from newsmirror.store import ArticleState
 from newsmirror.assets import asset_link, is_local
-from newsmirror.transform import link_images, relative_link, rewrite_links, sanitize, to_markdown
+from newsmirror.transform import (
+    autolink, encode_url, escape_text, is_http, link_destination, link_images, one_line, relative_link, rewrite_links,
+    sanitize, to_markdown,
+)
 
 HOME = "README.md"
 HOT = "indexes/hot.md"
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
 
 
 def md_escape(text: object) -> str:
-    """Escape text for inline Markdown (titles, labels, captions)."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text or "").split()))
+    """Text for inline Markdown (titles, authors, alt texts, captions, labels): on one line, every character reads
+    back as itself (see `transform.escape_text`)."""
+    return escape_text(one_line(str(text or "")))
 
 
 @lru_cache(maxsize=1)
@@ -39,6 +43,8 @@ def _environment() -> Environment:
         keep_trailing_newline=True, trim_blocks=False,
     )
     env.filters["md"] = md_escape
+    env.filters["url"] = link_destination  # every URL in `[...](...)`, ours included
+    env.filters["autolink"] = autolink
     return env
 
 
@@ -83,14 +89,11 @@ def _link(config: Config, from_path: str, to_path: str, variation: str | None) -
 def menu(config: Config, from_path: str, channels: Sequence[str], variation: str | None = None) -> str:
     """The navigation line: home, the given channel(s), the hot list, extra links from config."""
     labels = config.labels
-    items = [f"[{md_escape(labels.home)}]({_link(config, from_path, HOME, variation)})"]
-    items += [
-        f"[{md_escape(config.channel_title(c))}]({_link(config, from_path, index_path(c), variation)})"
-        for c in channels
-    ]
-    items.append(f"[{md_escape(labels.hot)}]({_link(config, from_path, HOT, variation)})")
-    items += [f"[{md_escape(link.label)}]({link.url})" for link in config.menu]
-    return " | ".join(items)
+    links = [(labels.home, _link(config, from_path, HOME, variation))]
+    links += [(config.channel_title(c), _link(config, from_path, index_path(c), variation)) for c in channels]
+    links.append((labels.hot, _link(config, from_path, HOT, variation)))
+    links += [(link.label, link.url) for link in config.menu]
+    return " | ".join(f"[{md_escape(label)}]({link_destination(url)})" for label, url in links)
 
 
 def public_bases(config: Config, html: bool = False) -> list[str]:
@@ -124,7 +127,8 @@ def failover_line(config: Config, path: str) -> str:
     links = failover_links(config, path)
     if not links:
         return ""
-    return f"{md_escape(config.labels.mirrors)}: " + " · ".join(f"[{md_escape(l.label)}](<{l.url}>)" for l in links)
+    return f"{md_escape(config.labels.mirrors)}: " + " · ".join(
+        f"[{md_escape(link.label)}](<{link_destination(link.url)}>)" for link in links)
 
 
 #: a fixed QR mask (any of the eight is valid for every reader): scoring all eight was 2/3 of a page's render time
@@ -165,12 +169,14 @@ def render_article(
     body_html = link_images(body_html, path, images.localise, config.labels.image_unavailable, asset_base)
     lead_link = lead and lead_image_link(lead.src, path, images.localise, asset_base)
     updated = updated_date(state, article)
-    meta = " · ".join(x for x in ((article.published or "")[:10], article.author or "",
+    meta = " · ".join(x for x in ((article.published or "")[:10].strip(), (article.author or "").strip(),
                                    updated and f"{config.labels.updated} {updated}") if x)
     share = share_url(config, path)
     pixel = None
     if config.mirror.counter_pixel:
-        pixel = config.mirror.counter_pixel.format(path=path, id=state.id, channel=state.channel)
+        # the one raw HTML in a page (a Markdown image would not take width/height): an attribute-safe URL
+        pixel = html.escape(encode_url(config.mirror.counter_pixel.format(path=path, id=state.id,
+                                                                           channel=state.channel)))
     text = _environment().get_template("article.md.j2").render(
         article=article, meta=meta, notice=removed_notice(config, state),
         menu=menu(config, path, [state.channel], variation), promo=config.mirror.promo_markdown.strip(), lead=lead, lead_link=lead_link,
@@ -185,10 +191,11 @@ def render_article(
 
 
 def lead_image_link(src: str, page: str, localise: bool, asset_base: str | None) -> str | None:
-    """Where the page loads its lead image from; None means "show a placeholder" (never hot-link when localising)."""
+    """Where the page loads its lead image from; None means "show a placeholder" (never hot-link when localising,
+    never anything but an http(s) URL)."""
     if is_local(src):
         return asset_link(src, page, asset_base)
-    return None if localise else src
+    return None if localise or not is_http(src) else src
 
 
 def archive_layout(total: int, page_size: int) -> int:
