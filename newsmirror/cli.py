@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ from newsmirror import __version__
 from newsmirror.config import CONFIG_NAME, Config, init_config, load_config
 from newsmirror.pipeline import RunRequest, run_once
 from newsmirror.progress import NORMAL, QUIET, VERBOSE, make_reporter
-from newsmirror.records import Candidate, NewsmirrorError, RunSummary
+from newsmirror.records import Candidate, NewsmirrorError, RunSummary, printable
 
 config_option = click.option(
     "--config", "-c", "config_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -40,6 +41,11 @@ class _Errors(click.Group):
         except NewsmirrorError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2 if exc.stage.value == "config" else 1)
+        except (OSError, sqlite3.Error) as exc:  # the machine (a full disk, a locked file) outside a run's stages
+            where = getattr(exc, "filename", None) or ctx.invoked_subcommand or "newsmirror"
+            reason = getattr(exc, "strerror", None) or str(exc)
+            click.echo(f"error: {printable(where)} [{ctx.invoked_subcommand}] {printable(reason)}", err=True)
+            ctx.exit(1)
 
 
 @click.group(cls=_Errors)
@@ -97,12 +103,21 @@ def run(config_path: Path | None, quiet: bool, verbose: bool, executor: str) -> 
 @verbose_option
 def add(url: str, channel: str, config_path: Path | None, quiet: bool, verbose: bool) -> None:
     """Mirror one article now (a hand-picked URL)."""
-    from newsmirror.config import CHANNEL_NAME
+    from newsmirror.config import check_channel_name
 
-    if not CHANNEL_NAME.match(channel):
-        raise click.BadParameter("lowercase letters, digits, '-' or '_'", param_hint="--channel")
-    candidate = Candidate(url=url, channel=channel, source="manual")
-    _run(_load(config_path), RunRequest(only=(candidate,), force=True), quiet, verbose)
+    try:
+        check_channel_name(channel)  # the rule of the config's channel names (fullmatch: no trailing newline)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--channel") from None
+    from newsmirror.ids import url_problem
+
+    problem = url_problem(url)
+    if problem:
+        raise click.BadParameter(problem, param_hint="URL")
+    candidate = Candidate(url=url.strip(), channel=channel, source="")  # no configured source: no site rules
+    summary = _run(_load(config_path), RunRequest(only=(candidate,), force=True), quiet, verbose)
+    if summary.failed:  # the one article asked for was not mirrored (its failure line says why)
+        sys.exit(1)
 
 
 def _duration(_ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -230,19 +245,21 @@ def extract(files: tuple[Path, ...], base_url: str | None, jsonl: bool) -> None:
     from newsmirror.extract import extract_file
 
     failed = 0
-    for path in files:
+    for path in files:  # one bad file is one failure line; the batch goes on, and the exit status tells
         try:
             result = extract_file(path, base_url)
-        except NewsmirrorError as exc:
+        except Exception as exc:  # noqa: BLE001 - a crash on one page (a bug: its type is shown) costs that page
             failed += 1
-            message = f"{path} [{exc.stage.value}] {exc.reason}"
+            reason = exc.reason if isinstance(exc, NewsmirrorError) else f"unexpected {type(exc).__name__}: {exc}"
+            stage = exc.stage.value if isinstance(exc, NewsmirrorError) else "extract"
+            message = f"{printable(str(path))} [{stage}] {printable(reason)}"
             result = {"file": str(path), "error": message}
-            click.echo(f"error: {message}", err=True)
+            click.echo(f"FAILED {message}", err=True)
         if jsonl:
             click.echo(json.dumps(result, ensure_ascii=False))
         elif "error" not in result:
             click.echo(f"# {result['title']}\n\n{result['text']}\n")
-    if failed == len(files):
+    if failed:
         sys.exit(1)
 
 

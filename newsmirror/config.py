@@ -5,20 +5,27 @@ A config error names the file, the key, what was expected and what was found, fo
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from newsmirror import config_checks as checks
+from newsmirror.config_checks import BRANCH_NAME, CHANNEL_NAME, HttpUrl, Line, check_channel_name  # noqa: F401
 from newsmirror.records import NewsmirrorError, Stage
 
-CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# Bounds no real mirror reaches, so that no value can overflow a date, a sleep or a size computation.
+MAX_DAYS = 36_500  # keep_days: a hundred years
+MAX_PAGES = 100_000_000  # keep_newest
+MAX_SECONDS = 3600.0  # timeouts, delays, back-off
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # every float is finite: inf/nan would hang a sleep or poison a comparison
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Labels(_Strict):
@@ -41,42 +48,42 @@ class Labels(_Strict):
 
 class MenuLink(_Strict):
     label: str
-    url: str
+    url: HttpUrl
 
 
 class FetchSettings(_Strict):
-    user_agent: str = "newsmirror/0.1 (+https://example.invalid/newsmirror)"
-    timeout: float = Field(20.0, gt=0)
+    user_agent: Line = "newsmirror/0.1 (+https://example.invalid/newsmirror)"
+    timeout: float = Field(20.0, gt=0, le=MAX_SECONDS)
     per_host_concurrency: int = Field(2, ge=1, le=32)
     total_concurrency: int = Field(16, ge=1, le=256)
-    delay: float = Field(0.0, ge=0, description="seconds between requests to one host")
+    delay: float = Field(0.0, ge=0, le=MAX_SECONDS, description="seconds between requests to one host")
     retries: int = Field(3, ge=0, le=10)
-    backoff: float = Field(0.5, ge=0, description="first retry delay in seconds; doubles each retry")
-    max_bytes: int = Field(10_000_000, ge=1024)
+    backoff: float = Field(0.5, ge=0, le=MAX_SECONDS, description="first retry delay in seconds; doubles each retry")
+    max_bytes: int = Field(10_000_000, ge=1024, le=1_000_000_000)
     max_redirects: int = Field(5, ge=0, le=20)
-    max_retry_after: float = Field(60.0, ge=0, description="cap in seconds on a server's Retry-After")
+    max_retry_after: float = Field(60.0, ge=0, le=86_400, description="cap in seconds on a server's Retry-After")
     # after this many URLs in a row on one host got no answer (timeouts, refused, reset), the host's other URLs
     # fail at once for this run (and are retried by the next); 0 = never give up on a host
-    host_failure_limit: int = Field(3, ge=0)
+    host_failure_limit: int = Field(3, ge=0, le=10_000)
     # connect to another address for a host, like curl --resolve: {"news.example.org" = "127.0.0.1:8080"}
-    resolve: dict[str, str] = {}
+    resolve: Annotated[dict[str, str], AfterValidator(checks.check_resolve)] = {}
 
 
 class Editions(_Strict):
     markdown: bool = True
     html: bool = True
-    html_dir: str = "site"  # the HTML edition, inside the mirror's work tree
+    html_dir: Annotated[str, AfterValidator(checks.check_mirror_dir)] = "site"  # the HTML edition, in the work tree
     # public addresses of the HTML edition (a static host or a pages branch serving the mirror root, so pages are at
     # "<base>site/..."); the share block, QR code and failover links of HTML pages use them; [] = public_base_urls
-    html_public_base_urls: list[str] = []
+    html_public_base_urls: list[HttpUrl] = []
     # OpenCC profile for a second, converted edition (e.g. "s2t", "s2twp", "t2s"); "" = none
-    convert: str = ""
+    convert: Annotated[str, AfterValidator(checks.check_profile)] = ""
     convert_label: str = "繁體"  # the switch link to the converted edition
     original_label: str = "简体"  # the switch link back
     search: bool = True  # Pagefind full-text search in the HTML edition
     # minutes between search index rebuilds (Pagefind re-reads every page: ~1 s per 1,000); 0 = every run that
     # changed HTML pages. Pages changed in between are indexed by the next run that is due.
-    search_every: float = Field(0.0, ge=0)
+    search_every: float = Field(0.0, ge=0, le=525_600)  # at most a year
     feed_size: int = Field(50, ge=1, le=1000)  # entries per Atom feed
 
 
@@ -85,64 +92,40 @@ class ImageSettings(_Strict):
     max_width: int = Field(1024, ge=64, le=4096)
     format: Literal["webp", "jpeg"] = "webp"
     quality: int = Field(75, ge=10, le=100)
-    max_bytes: int = Field(150_000, ge=5_000)  # recompress harder until an image fits
+    max_bytes: int = Field(150_000, ge=5_000, le=100_000_000)  # recompress harder until an image fits
     # the Markdown edition may load images from these bases instead of relative paths (first one used)
-    asset_base_urls: list[str] = []
+    asset_base_urls: list[HttpUrl] = []
 
 
 class Channel(_Strict):
     title: str | None = None
     description: str = ""
     # retention for pages that live in this channel (overrides [mirror] keep_newest / keep_days)
-    keep_newest: int | None = Field(None, ge=1)
-    keep_days: int | None = Field(None, ge=1)
+    keep_newest: int | None = Field(None, ge=1, le=MAX_PAGES)
+    keep_days: int | None = Field(None, ge=1, le=MAX_DAYS)
 
 
 class Source(_Strict):
-    name: str
+    name: Annotated[str, AfterValidator(checks.check_source_name)]
     kind: Literal["feed", "sitemap", "listing", "urls"]
-    channel: str
-    url: str | None = None
-    urls: list[str] = []
+    channel: Annotated[str, AfterValidator(checks.check_channel_name)]
+    url: HttpUrl | None = None
+    urls: list[Annotated[str, AfterValidator(checks.check_url_on_load)]] = []
     # listing pages: CSS selector for article links, optional one for their titles
     link_selector: str = "a"
     title_selector: str | None = None
     # ids: a regex whose first group (or whole match) becomes the article id
-    id_pattern: str | None = None
-    max_items: int = Field(200, ge=1)
+    id_pattern: Annotated[str | None, AfterValidator(checks.check_regex)] = None
+    max_items: int = Field(200, ge=1, le=10_000_000)  # sitemaps can list millions
     enabled: bool = True
     # extraction help: a site-rules file (fivefilters directive subset), relative to the config file
-    rules: str | None = None
+    rules: Line | None = None
     # fetch articles through headless Chromium and extract from the rendered DOM (JS-built pages)
     render_js: bool = False
     # OpenCC profile for this source's articles in the converted edition, overriding editions.convert
-    convert: str | None = None
+    convert: Annotated[str | None, AfterValidator(checks.check_profile)] = None
     # obey the site's robots.txt (fetch.user_agent) for the source and its articles
     robots: bool = False
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+", value, re.IGNORECASE):
-            raise ValueError("an http:// or https:// URL")
-        return value
-
-    @field_validator("channel")
-    @classmethod
-    def _channel_name(cls, value: str) -> str:
-        if not CHANNEL_NAME.match(value):
-            raise ValueError("a channel name of lowercase letters, digits, '-' or '_' (at most 64)")
-        return value
-
-    @field_validator("id_pattern")
-    @classmethod
-    def _regex(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"a valid regular expression ({exc})") from None
-        return value
 
     @model_validator(mode="after")
     def _needs_location(self) -> "Source":
@@ -158,12 +141,14 @@ class MirrorSettings(_Strict):
     title: str = "News mirror"
     description: str = ""
     language: str = "en"
-    output: str = "mirror"  # git work tree, relative to the config file
-    state: str = "newsmirror.db"  # SQLite file, relative to the config file
+    # git work tree, relative to the config file
+    output: Annotated[str, AfterValidator(checks.check_output_path)] = "mirror"
+    state: Line = "newsmirror.db"  # SQLite file, relative to the config file
     # the mirror's public addresses, in order: the first is the primary (share block, QR code); every page links to
     # the others (its own path appended) so a reader whose host is blocked can switch
-    public_base_urls: list[str] = []
-    counter_pixel: str | None = None  # e.g. "https://counter.example/p/{path}"; {path} = page path
+    public_base_urls: list[HttpUrl] = []
+    # e.g. "https://counter.example/p/{path}"; {path} = page path, {id}, {channel}
+    counter_pixel: Annotated[str | None, AfterValidator(checks.check_pixel)] = None
     # a suffix appended to links between mirror pages, to dodge exact-URL blocklists: a template with {id} (the
     # linking page's article id, or "home", "hot", the channel name); true = "?{id}"; false/"" = off
     link_variation: bool | str = False
@@ -172,13 +157,13 @@ class MirrorSettings(_Strict):
     home_per_channel: int = Field(5, ge=1, le=100)
     hot_size: int = Field(20, ge=1, le=500)
     hot_days: int = Field(7, ge=1, le=365)
-    retry_base_minutes: float = Field(30.0, ge=0)
-    max_attempts: int = Field(8, ge=1)
+    retry_base_minutes: float = Field(30.0, ge=0, le=1440)  # retries back off to at most a day anyway
+    max_attempts: int = Field(8, ge=1, le=100)
     # retention defaults for every channel: keep the newest N pages and/or the last D days (unset: keep all);
     # older pages leave the work tree, their entries stay on archive pages and link to the original URL
-    keep_newest: int | None = Field(None, ge=1)
-    keep_days: int | None = Field(None, ge=1)
-    commit_author: str = "newsmirror <newsmirror@localhost>"
+    keep_newest: int | None = Field(None, ge=1, le=MAX_PAGES)
+    keep_days: int | None = Field(None, ge=1, le=MAX_DAYS)
+    commit_author: Annotated[str, AfterValidator(checks.check_author)] = "newsmirror <newsmirror@localhost>"
     promo_markdown: str = ""  # shown under the menu on every article page
 
     @model_validator(mode="before")
@@ -193,11 +178,8 @@ class MirrorSettings(_Strict):
     @classmethod
     def _suffix_template(cls, value: bool | str) -> bool | str:
         if isinstance(value, str) and value:
-            try:
-                value.format(id="x")
-            except (KeyError, IndexError, ValueError) as exc:
-                raise ValueError(f"a template whose only placeholder is {{id}} ({exc!r})") from None
-            if any(c in value for c in " #\n\"<>"):
+            checks.check_template(value, ("id",))
+            if any(c in "#\"<>" or c.isspace() or not c.isprintable() for c in value):
                 raise ValueError("a URL suffix without spaces, '#', quotes or angle brackets")
         return value
 
@@ -209,34 +191,29 @@ class MirrorSettings(_Strict):
         return template.format(id=key)
 
 
-BRANCH_NAME = re.compile(r"^(?!-)(?!/)(?!.*\.\.)(?!.*//)(?!.*\.lock$)[A-Za-z0-9._/-]{1,200}(?<!/)(?<!\.)$")
-
-
 class Remote(_Strict):
     """A git remote the mirror is pushed to after every run (remotes.py)."""
 
     name: str
-    url: str  # any URL git understands; ${VAR} is replaced from the environment at push time (tokens)
+    url: Line  # any URL git understands; ${VAR} is replaced from the environment at push time (tokens)
     edition: Literal["markdown", "html"] = "markdown"  # html: a commit of site/ + assets/ only
     branch: str | None = None  # default: "main" (markdown), "gh-pages" (html)
-    timeout: float = Field(120.0, gt=0)  # seconds per git command
+    timeout: float = Field(120.0, gt=0, le=86_400)  # seconds per git command
     retries: int = Field(2, ge=0, le=10)  # more attempts after a transient failure (unreachable, timeout)
-    backoff: float = Field(2.0, ge=0)  # first retry delay in seconds; doubles each retry
+    backoff: float = Field(2.0, ge=0, le=MAX_SECONDS)  # first retry delay in seconds; doubles each retry
     allow_force: bool = False  # `newsmirror compact` may force-push a rewritten history here
 
     @field_validator("name")
     @classmethod
     def _remote_name(cls, value: str) -> str:
-        if not CHANNEL_NAME.match(value):
-            raise ValueError("a remote name of lowercase letters, digits, '-' or '_' (at most 64)")
+        if not CHANNEL_NAME.fullmatch(value):
+            raise ValueError(f"a remote name: {checks.CHANNEL_RULE}")
         return value
 
     @field_validator("branch")
     @classmethod
     def _branch_name(cls, value: str | None) -> str | None:
-        if value is not None and not BRANCH_NAME.match(value):
-            raise ValueError("a git branch name (letters, digits, '.', '_', '-', '/')")
-        return value
+        return checks.check_branch(value)
 
     @property
     def target_branch(self) -> str:
@@ -246,23 +223,24 @@ class Remote(_Strict):
 class SizeBudgets(_Strict):
     """Warn after a run when the mirror outgrows what hosts accept (sizes.py)."""
 
-    file_budget_mb: float = Field(50.0, gt=0)  # per file: git hosts warn at 50 MB and reject 100 MB
-    repo_budget_mb: float = Field(1000.0, gt=0)  # the repository with its history (.git)
-    site_budget_mb: float = Field(1000.0, gt=0)  # the HTML edition (site/ + assets/): Pages caps sites near 1 GB
+    file_budget_mb: float = Field(50.0, gt=0, le=1e6)  # per file: git hosts warn at 50 MB and reject 100 MB
+    repo_budget_mb: float = Field(1000.0, gt=0, le=1e6)  # the repository with its history (.git)
+    site_budget_mb: float = Field(1000.0, gt=0, le=1e6)  # the HTML edition (site/ + assets/): Pages caps near 1 GB
     report_largest: int = Field(5, ge=0, le=100)  # how many of the largest files to list
 
 
 class CounterSettings(_Strict):
     """`newsmirror serve-counter` (counter.py) and the hot list's ranking (hot.py)."""
 
-    host: str = "127.0.0.1"
+    host: Line = "127.0.0.1"
     port: int = Field(8090, ge=0, le=65535)
     processes: int = Field(1, ge=1, le=64)  # workers sharing one listening socket (one per core is fastest)
     flush_seconds: float = Field(1.0, gt=0, le=3600)  # counts are written this often; a hard crash loses at most this
-    refresh_seconds: float = Field(60.0, ge=1)  # how often the set of countable pages is reloaded from state
-    timeout: float = Field(10.0, gt=0)  # a connection that completes no request for this long is closed
-    max_connections: int = Field(10000, ge=1)  # per process; more are refused at once
-    hot_half_life_days: float = Field(2.0, ge=0)  # a view's weight halves every N days in the hot list; 0 = no decay
+    refresh_seconds: float = Field(60.0, ge=1, le=86_400)  # how often the set of countable pages is reloaded
+    timeout: float = Field(10.0, gt=0, le=MAX_SECONDS)  # a connection completing no request for this long is closed
+    max_connections: int = Field(10000, ge=1, le=1_000_000)  # per process; more are refused at once
+    # a view's weight halves every N days in the hot list; 0 = no decay
+    hot_half_life_days: float = Field(2.0, ge=0, le=3650)
 
 
 class Config(_Strict):
@@ -285,9 +263,9 @@ class Config(_Strict):
     @field_validator("channels")
     @classmethod
     def _channel_keys(cls, value: dict[str, Channel]) -> dict[str, Channel]:
-        for name in value:
-            if not CHANNEL_NAME.match(name):
-                raise ValueError(f"channel name {name!r}: lowercase letters, digits, '-' or '_'")
+        bad = [name for name in value if not CHANNEL_NAME.fullmatch(name)]
+        if bad:
+            raise ValueError(f"channel names of {checks.CHANNEL_RULE} (not {', '.join(map(repr, bad))})")
         return value
 
     @model_validator(mode="after")
@@ -347,10 +325,11 @@ def _key(loc: tuple, data: dict) -> str:
             name = None
             if isinstance(node, list) and item < len(node) and isinstance(node[item], dict):
                 name = node[item].get("name")
-            parts[-1] = parts[-1] + (f"[{item}]" + (f" ({name})" if name else ""))
+            label = name if isinstance(name, str) and name.isprintable() else repr(name)
+            parts[-1] = parts[-1] + (f"[{item}]" + (f" ({label})" if name else ""))
             node = node[item] if isinstance(node, list) and item < len(node) else None
-        else:
-            parts.append(str(item))
+        else:  # a key that is no bare TOML key is quoted: fetch.resolve."news.example.org"
+            parts.append(str(item) if re.fullmatch(r"[A-Za-z0-9_-]+", str(item)) else json.dumps(str(item)))
             node = node.get(item) if isinstance(node, dict) else None
     return ".".join(parts) or "(top level)"
 
@@ -358,6 +337,9 @@ def _key(loc: tuple, data: dict) -> str:
 def _describe(error: dict, data: dict) -> str:
     key = _key(tuple(error["loc"]), data)
     message = error["msg"].removeprefix("Value error, ").removeprefix("Input should be ")
+    for bound, words in (("less than or equal to", "at most"), ("greater than or equal to", "at least"),
+                         ("greater than", "more than")):
+        message = message.replace(bound, words)
     if error["type"] == "extra_forbidden":
         return f"key '{key}': unknown key (found {error['input']!r})"
     if error["type"] == "missing":
@@ -375,7 +357,7 @@ def parse_config(text: str, path: Path | str = "<config>", base_dir: Path | None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, [f"not valid TOML: {exc}"]) from exc
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(data, context={"file": str(path)})  # also runs the load-only checks
     except ValidationError as exc:
         raise ConfigError(path, [_describe(e, data) for e in exc.errors()]) from exc
     base = base_dir if base_dir is not None else Path(path).resolve().parent
@@ -388,10 +370,13 @@ def parse_config(text: str, path: Path | str = "<config>", base_dir: Path | None
 
 def _path_problems(config: Config) -> list[str]:
     """The mirror's work tree is committed wholesale (`git add -A`): it must not hold the project directory
-    (config file, state) nor the state database."""
+    (config file, state) nor the state database, nor be (inside) a git directory."""
     output, project = config.output_dir, config.base_dir.resolve()
     problems = []
-    if project == output or project.is_relative_to(output):
+    if ".git" in (part.casefold() for part in output.parts):
+        problems.append(f"key 'mirror.output': a directory outside any '.git' directory; found "
+                        f"{config.mirror.output!r} ({output})")
+    elif project == output or project.is_relative_to(output):
         problems.append(f"key 'mirror.output': a directory apart from the project, whose config and state it would "
                         f"commit; found {config.mirror.output!r} ({output})")
     elif config.state_path.is_relative_to(output):

@@ -116,11 +116,17 @@ def mirror_profile(config: Config) -> str:
     return next((s.convert for s in config.sources if s.convert), "")
 
 
-def article_profile(config: Config, url: str, channels: tuple[str, ...] | list[str]) -> str:
-    """The profile for one article in the converted edition: its source's `convert` override, else the mirror's.
+def article_profile(config: Config, url: str, channels: tuple[str, ...] | list[str], source: str | None = None) -> str:
+    """The profile for one article in the converted edition: its source's `convert` override, else the mirror's;
+    "" means "shown unconverted".
 
-    Articles do not record their source, so the source is taken to be one on the article's host that feeds one of
-    its channels (else any source feeding them), primary channel first; "" means "shown unconverted"."""
+    For an article whose source was not recorded (stored before sources were), the source is taken to be one on
+    the article's host that feeds one of its channels (else any source feeding them), primary channel first."""
+    for known in config.sources:
+        if source and known.name == source:
+            return config.editions.convert if known.convert is None else known.convert
+    if source is not None:  # recorded, but no configured source (`add`, or a source since removed)
+        return config.editions.convert
     candidates = []
     for rank, channel in enumerate(channels):
         for order, source in enumerate(config.sources):
@@ -140,6 +146,19 @@ def _host(url: str) -> str:
         return ""
 
 
+def check_profile(profile: str) -> str:
+    """`profile` when it names an OpenCC profile that loads, else ValueError (config loading calls this, so a bad
+    profile fails before a run creates anything). Only the bundled profiles: a name is never read as a path."""
+    known = sorted(c.removesuffix(".json") for c in opencc.CONFIGS)
+    if _stem(profile) not in known:
+        raise ValueError(f"an OpenCC profile: {', '.join(known)}")
+    try:
+        converter(profile)
+    except ConvertError as exc:
+        raise ValueError(exc.reason) from None
+    return profile
+
+
 def validate(config: Config) -> list[str]:
     """Problems with the configured profiles, all at once (empty when every profile loads)."""
     problems = []
@@ -148,7 +167,7 @@ def validate(config: Config) -> list[str]:
     for key, profile in profiles.items():
         if profile:
             try:
-                converter(profile)
-            except ConvertError as exc:
-                problems.append(f"key '{key}': {exc.reason}")
+                check_profile(profile)
+            except ValueError as exc:
+                problems.append(f"key '{key}': expected {exc}; found {profile!r}")
     return problems

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import httpx
 
+from newsmirror.config_checks import parse_address
+
 
 class ResolvingTransport(httpx.AsyncBaseTransport):
     def __init__(self, resolve: dict[str, str], inner: httpx.AsyncBaseTransport | None = None):
-        self.inner = inner or httpx.AsyncHTTPTransport()
+        """`resolve`: {"host" or "host:port": "address:port"} (config `fetch.resolve`, checked when the file is
+        loaded; a malformed entry raises ValueError here, before any connection is made)."""
         self.targets: dict[str, tuple[str, int | None]] = {}
         for name, address in resolve.items():
-            host, _, port = address.rpartition(":") if ":" in address else (address, "", "")
-            self.targets[name.lower()] = (host or address, int(port) if port else None)
+            try:
+                self.targets[name.lower()] = parse_address(address)
+            except ValueError as exc:
+                raise ValueError(f"fetch.resolve {name!r} = {address!r}: {exc}") from None
+        self.inner = inner or httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url

@@ -98,6 +98,8 @@ def test_extract_jsonl_plain_and_gzip(demo_site, tmp_path):
     assert first["images"] and {"src", "alt", "caption"} <= set(first["images"][0])
     assert lines[0]["text"] == lines[1]["text"]
     assert "error" in lines[2] and "empty.html" in lines[2]["error"]
+    # one bad file: one failure line, the batch goes on, the exit status tells
+    assert result.returncode == 1 and result.stderr.count("FAILED empty.html [") == 1, result.stderr
 
 
 def test_demo_twice_second_run_changes_nothing(tmp_path):

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from newsmirror.config import parse_config
+from newsmirror.config import ConfigError, parse_config
 from newsmirror.convert import (ConvertError, article_profile, convert_html, convert_text, converter, edition_dir,
                                 edition_language, mirror_profile, source_language, validate)
 
@@ -80,8 +80,8 @@ def test_per_source_profile_overrides_the_mirror():
     assert article_profile(config, "https://raw.example/x", ("raw",)) == ""  # "" = not converted
     assert article_profile(config, "https://other.example/x", ("picks",)) == "s2t"
     assert validate(config) == []
-    bad = parse_config(CONFIG.replace('"tw2s"', '"tw2q"'))
-    assert validate(bad) and "taiwan" in validate(bad)[0]
+    with pytest.raises(ConfigError, match=r"sources\[1\] \(taiwan\)\.convert"):  # refused when the file is read
+        parse_config(CONFIG.replace('"tw2s"', '"tw2q"'))
 
 
 def test_mirror_profile_from_a_source_when_the_mirror_has_none():
