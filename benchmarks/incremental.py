@@ -46,7 +46,7 @@ def build(work: Path, base_url: str, size: int) -> Path:
     from newsmirror.ids import canonical_url
     from newsmirror.publish import GitRepo
     from newsmirror.records import Article
-    from newsmirror.render import page_path
+    from newsmirror.layout import page_path
     from newsmirror.store import Store
     from newsmirror.transform import content_hash
 

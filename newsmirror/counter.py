@@ -75,16 +75,14 @@ def pixel_template(config: Config) -> str:
 
 def load_targets(config: Config, store: Store) -> Targets:
     """Every pixel target of every page the mirror holds (Markdown page, HTML pages in every edition)."""
-    from newsmirror import render, render_html  # imported here: the pure path helpers, not needed at startup
+    from newsmirror import layout  # imported here: not needed at startup
 
     template = pixel_template(config)
     pages: dict[bytes, str] = {}
     for state in store.published_articles():
         if state.retired:  # retention removed its page
             continue
-        paths = [render.page_path(state.channel, state.id)] if config.editions.markdown else []
-        paths += render_html.page_paths(config, state) if config.editions.html else []
-        for path in paths:
+        for path in layout.page_paths(config, state):
             url = urlsplit(template.format(path=path, id=state.id, channel=state.channel))
             target = quote(url.path + (f"?{url.query}" if url.query else ""), safe=_SAFE).encode("ascii")
             pages.setdefault(target, path)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from newsmirror import remotes, steps
+from newsmirror import layout, remotes, steps
 from newsmirror.assets import ImageLocaliser
 from newsmirror.config import Config
 from newsmirror.plan import PlanOptions, plan
@@ -97,7 +97,7 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
     run_id = store.start_run(stamp)
     progress.stage = Stage.PUBLISH
     GitRepo(config.output_dir, config.mirror.commit_author).ensure()  # before assets are written into the tree
-    check_tree(config.output_dir, steps.managed_paths(config))  # no symlink out of the mirror, before any write
+    check_tree(config.output_dir, layout.managed_paths(config))  # no symlink out of the mirror, before any write
     progress.stage = Stage.DISCOVER
 
     async with steps.fetcher(config) as fetcher:
@@ -144,7 +144,7 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
             reporter.stage("publish", 1)
             summary.publish = publish(config.output_dir, files, commit_message(summary, now),
                                       config.mirror.commit_author, after_write=lambda w: steps.update_search(config, w),
-                                      remove=retired_files, managed=steps.managed_paths(config))
+                                      remove=retired_files, managed=layout.managed_paths(config))
             steps.search_committed(config)
             reporter.advance("publish")
             store.finish_run(run_id, utcnow().isoformat(), summary.new, summary.updated, summary.unchanged,
@@ -153,7 +153,7 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
         # Nothing of this run's state was committed; keep a record of why, and let the user see it.
         error = _one_line(exc, config)
         if (config.output_dir / ".git").is_dir():  # never leave the work tree dirty: back to the last commit
-            GitRepo(config.output_dir, config.mirror.commit_author).discard_uncommitted(steps.managed_paths(config))
+            GitRepo(config.output_dir, config.mirror.commit_author).discard_uncommitted(layout.managed_paths(config))
         try:
             with store.transaction():
                 store.record_failure(run_id, error.resource, error.stage.value, error.reason, stamp)

@@ -109,7 +109,8 @@ def plan(
 
     for state in failed:
         if state.url not in planned and state.status != "ok" and retry_due(state, now, options):
-            candidate = Candidate(url=state.url, channel=state.channel, source="retry")
+            # the source it came from, whose settings (rules, render_js, robots, convert) apply on every retry
+            candidate = Candidate(url=state.url, channel=state.channel, source=state.source or "")
             tasks.append(FetchTask(state.url, state.id, state.channels or (state.channel,), "retry", candidate))
     return Plan(tuple(tasks), tuple(new_channels), tuple(unchanged), tuple(failures))
 

@@ -136,6 +136,21 @@ class Article:
 
 
 @dataclass(frozen=True)
+class PageResult:
+    """What fetching and extracting one planned article gave: the article (with the image files it brought, already
+    in the work tree), a 304, or the error that stopped it."""
+
+    task: FetchTask
+    article: Article | None = None
+    error: NewsmirrorError | None = None
+    not_modified: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    assets: tuple[str, ...] = ()  # mirror paths of the image files made for it (content-addressed)
+    image_failures: tuple[tuple[str, str], ...] = ()  # (image URL, reason) for images that could not be copied
+
+
+@dataclass(frozen=True)
 class ItemResult:
     """The outcome for one article URL in one run."""
 

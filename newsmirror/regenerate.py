@@ -20,7 +20,7 @@ from importlib.resources import files as package_files
 
 from newsmirror import __version__
 from newsmirror.config import Config
-from newsmirror.render import archive_layout, page_path
+from newsmirror.layout import archive_layout, page_path
 from newsmirror.store import ArticleState, Store
 
 SIGNATURE_KEY = "render_signature"

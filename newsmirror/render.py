@@ -1,7 +1,7 @@
-"""Render (pure): records + config -> files of the Markdown edition.
+"""The Markdown edition (pure): records + config -> files for git hosts to render.
 
-Layout: README.md (home), indexes/<channel>.md (+ archive pages <channel>-<n>.md), indexes/hot.md,
-pages/<channel>/<id>.md and its QR code pages/<channel>/<id>.png. Links between mirror pages are relative.
+Its files and their paths are `layout`'s: README.md (home), channel indexes with archive pages, the hot list,
+one page and QR code per article. Links between mirror pages are relative.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import urlsplit
 
 import segno
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from newsmirror.config import Config
+from newsmirror.layout import (HOME, HOT, archive_layout, archive_slice, failover_links, index_path, page_path, qr_path,
+                               share_url)
 from newsmirror.records import Article, RenderedFile
 from newsmirror.store import ArticleState
 from newsmirror.assets import asset_link, is_local
@@ -25,10 +26,6 @@ from newsmirror.transform import (
     autolink, encode_url, escape_text, is_http, link_destination, link_images, one_line, relative_link, rewrite_links,
     sanitize, to_markdown,
 )
-
-HOME = "README.md"
-HOT = "indexes/hot.md"
-
 
 def md_escape(text: object) -> str:
     """Text for inline Markdown (titles, authors, alt texts, captions, labels): on one line, every character reads
@@ -46,19 +43,6 @@ def _environment() -> Environment:
     env.filters["url"] = link_destination  # every URL in `[...](...)`, ours included
     env.filters["autolink"] = autolink
     return env
-
-
-def page_path(channel: str, article_id: str) -> str:
-    return f"pages/{channel}/{article_id}.md"
-
-
-def qr_path(channel: str, article_id: str) -> str:
-    return f"pages/{channel}/{article_id}.png"
-
-
-def index_path(channel: str, number: int = 0) -> str:
-    """Number 0 is the channel's front index; archive pages are numbered from the oldest (1, 2, ...)."""
-    return f"indexes/{channel}.md" if number == 0 else f"indexes/{channel}-{number}.md"
 
 
 def short_date(state: ArticleState) -> str:
@@ -94,33 +78,6 @@ def menu(config: Config, from_path: str, channels: Sequence[str], variation: str
     links.append((labels.hot, _link(config, from_path, HOT, variation)))
     links += [(link.label, link.url) for link in config.menu]
     return " | ".join(f"[{md_escape(label)}]({link_destination(url)})" for label, url in links)
-
-
-def public_bases(config: Config, html: bool = False) -> list[str]:
-    """The mirror's public addresses for one edition, primary first."""
-    bases = (config.editions.html_public_base_urls if html else []) or config.mirror.public_base_urls
-    return [base.rstrip("/") + "/" for base in bases]
-
-
-def share_url(config: Config, path: str, html: bool = False) -> str | None:
-    bases = public_bases(config, html)
-    return bases[0] + path if bases else None
-
-
-@dataclass(frozen=True)
-class MirrorLink:
-    label: str
-    url: str
-
-
-def failover_links(config: Config, path: str, html: bool = False) -> list[MirrorLink]:
-    """The same page on every other public mirror, so a reader whose host is blocked can switch."""
-    links: list[MirrorLink] = []
-    for base in public_bases(config, html)[1:]:
-        label = urlsplit(base).netloc or base
-        taken = sum(1 for link in links if link.label.split(" (")[0] == label)
-        links.append(MirrorLink(f"{label} ({taken + 1})" if taken else label, base + path))
-    return links
 
 
 def failover_line(config: Config, path: str) -> str:
@@ -196,16 +153,6 @@ def lead_image_link(src: str, page: str, localise: bool, asset_base: str | None)
     if is_local(src):
         return asset_link(src, page, asset_base)
     return None if localise or not is_http(src) else src
-
-
-def archive_layout(total: int, page_size: int) -> int:
-    """How many full archive pages `total` entries fill (the front index shows the newest `page_size`)."""
-    return total // page_size if total > page_size else 0
-
-
-def archive_slice(total: int, page_size: int, number: int) -> tuple[int, int]:
-    """Where archive page `number` (1 = the oldest entries) starts and stops in the newest-first list."""
-    return total - number * page_size, total - (number - 1) * page_size
 
 
 def render_channel(config: Config, channel: str, states: Sequence[ArticleState],

@@ -33,11 +33,11 @@ from lxml import html as lxml_html
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from newsmirror import render
+from newsmirror import layout, render
+from newsmirror.layout import HtmlEdition
 from newsmirror.assets import is_local
 from newsmirror.config import Config, Labels
-from newsmirror.convert import (article_profile, convert_html, edition_dir, edition_language, mirror_profile,
-                                source_language, text_converter)
+from newsmirror.convert import article_profile, convert_html, edition_language, text_converter
 from newsmirror.feeds_atom import Feed, FeedEntry, render_feed, summary_of
 from newsmirror.records import Article, ImageRef, RenderedFile
 from newsmirror.store import ArticleState
@@ -146,51 +146,6 @@ def promo_html(markdown: str) -> str:
 
 
 @dataclass(frozen=True)
-class Edition:
-    root: str  # mirror-root relative directory: "site" or "site/zh-hant"
-    profile: str = ""  # OpenCC profile of the shared text (menus, labels, indexes); "" = the original edition
-    lang: str | None = None  # language of every page; None = the mirror's (articles: their own)
-    twin_root: str | None = None  # the other edition, for the switch link
-    twin_label: str = ""
-    twin_lang: str = ""
-
-    def path(self, markdown_path: str) -> str:
-        """The HTML edition's path for a Markdown edition path: "pages/a/b.md" -> "site/pages/a/b.html"."""
-        return f"{self.root}/{markdown_path.removesuffix('.md')}.html"
-
-    def twin(self, path: str) -> str | None:
-        if self.twin_root is None:
-            return None
-        return self.twin_root + path[len(self.root):]
-
-    @property
-    def home(self) -> str:
-        return f"{self.root}/index.html"
-
-    @property
-    def search(self) -> str:
-        return f"{self.root}/search.html"
-
-    def feed(self, name: str) -> str:
-        return f"{self.root}/feeds/{name}.xml"
-
-
-def editions(config: Config) -> list[Edition]:
-    """The original edition, and the converted one when a profile is configured (for the mirror or a source)."""
-    html_dir = config.editions.html_dir.strip("/") or "site"
-    profile = mirror_profile(config)
-    if not profile:
-        return [Edition(html_dir)]
-    converted_root = f"{html_dir}/{edition_dir(profile)}"
-    language = edition_language(profile)
-    return [
-        Edition(html_dir, twin_root=converted_root, twin_label=config.editions.convert_label, twin_lang=language),
-        Edition(converted_root, profile, language, html_dir, config.editions.original_label,
-                source_language(profile)),
-    ]
-
-
-@dataclass(frozen=True)
 class Link:
     label: str
     link: str
@@ -203,7 +158,7 @@ class _Context:
     """What every page of one edition shares in one render_site call."""
 
     config: Config
-    edition: Edition
+    edition: HtmlEdition
     channels: list[str]
     labels: Labels
     conv: Callable[[str], str]
@@ -218,16 +173,16 @@ class _Context:
         if not self.edition.profile:
             return self.conv
         if state.id not in self.profiles:
-            profile = article_profile(self.config, state.url, (state.channel, *state.channels))
+            profile = article_profile(self.config, state.url, (state.channel, *state.channels), state.source)
             self.profiles[state.id] = text_converter(profile)
         return self.profiles[state.id]
 
     def menu(self, from_path: str, channels: Sequence[str], variation: str | None) -> list[Link]:
         e, labels = self.edition, self.labels
         items = [Link(labels.home, self.link(from_path, e.home, variation))]
-        items += [Link(self.conv(self.config.channel_title(c)), self.link(from_path, e.path(render.index_path(c)),
+        items += [Link(self.conv(self.config.channel_title(c)), self.link(from_path, e.path(layout.index_path(c)),
                                                                          variation)) for c in channels]
-        items.append(Link(labels.hot, self.link(from_path, e.path(render.HOT), variation)))
+        items.append(Link(labels.hot, self.link(from_path, e.path(layout.HOT), variation)))
         if self.config.editions.search:
             items.append(Link(self.conv(labels.search), self.link(from_path, e.search, None)))
         items += [Link(self.conv(m.label), m.url, external=True) for m in self.config.menu]
@@ -243,7 +198,7 @@ class _Context:
         return [render.Entry(self.article_conv(s)(s.title or s.url), s.url, render.short_date(s), external=True)
                 if s.retired else
                 render.Entry(self.article_conv(s)(s.title or s.url),
-                             self.link(from_path, self.edition.path(render.page_path(s.channel, s.id)), variation),
+                             self.link(from_path, self.edition.path(layout.page_path(s.channel, s.id)), variation),
                              render.short_date(s)) for s in states]
 
     def page(self, template: str, path: str, title: str, *, scripts: str = "'none'", images: str = "",
@@ -254,7 +209,7 @@ class _Context:
         text = _environment().get_template(template).render(
             lang=lang or self.edition.lang or config.mirror.language, csp=csp, title=title, css=Markup(site_css()),
             twin=self.twin(path), labels=self.labels, feed=feed and relative_link(path, feed),
-            mirrors=render.failover_links(config, path, html=True), **values,
+            mirrors=layout.failover_links(config, path, html=True), **values,
         )
         return RenderedFile(path, _normalise(text))
 
@@ -282,7 +237,7 @@ def qr_code(url: str) -> tuple[bytes, int]:
 
 def render_article(ctx: _Context, state: ArticleState, article: Article) -> list[RenderedFile]:
     config, e = ctx.config, ctx.edition
-    path = e.path(render.page_path(state.channel, state.id))
+    path = e.path(layout.page_path(state.channel, state.id))
     variation = state.id
     conv = ctx.article_conv(state)
     body = rewrite_links(sanitize_body(article.body_html), path, ctx.pages, config.mirror.in_body_links,
@@ -293,7 +248,7 @@ def render_article(ctx: _Context, state: ArticleState, article: Article) -> list
         lead = None  # the body shows it already
     lead_html = _lead_html(lead, path, config, ctx.labels) if lead else ""
     promo = promo_html(config.mirror.promo_markdown)
-    profile = article_profile(config, state.url, (state.channel, *state.channels)) if e.profile else ""
+    profile = article_profile(config, state.url, (state.channel, *state.channels), state.source) if e.profile else ""
     if e.profile:
         body = convert_html(body, profile)
         lead_html = Markup(convert_html(str(lead_html), profile)) if lead_html else ""
@@ -301,7 +256,7 @@ def render_article(ctx: _Context, state: ArticleState, article: Article) -> list
     updated = render.updated_date(state, article)
     meta = " · ".join(x for x in ((article.published or "")[:10], conv(article.author or ""),
                                    updated and f"{ctx.labels.updated} {updated}") if x)
-    share = render.share_url(config, path, html=True)
+    share = layout.share_url(config, path, html=True)
     pixel, pixel_origin = None, ""
     if config.mirror.counter_pixel:
         pixel = config.mirror.counter_pixel.format(path=path, id=state.id, channel=state.channel)
@@ -331,21 +286,21 @@ def render_channel(ctx: _Context, channel: str, states: Sequence[ArticleState],
     pages them (full chunks counted from the oldest entry, so archive pages stay stable)."""
     config, e = ctx.config, ctx.edition
     size = config.mirror.index_page_size
-    archives = render.archive_layout(len(states), size)
+    archives = layout.archive_layout(len(states), size)
     title = ctx.conv(config.channel_title(channel))
     description = config.channels[channel].description if channel in config.channels else ""
     out = []
     for number in range(archives + 1):
         if numbers is not None and number not in numbers:
             continue
-        path = e.path(render.index_path(channel, number))
+        path = e.path(layout.index_path(channel, number))
         if number == 0:
             shown = list(states[:size])
-            newer, older = None, (render.index_path(channel, archives) if archives else None)
+            newer, older = None, (layout.index_path(channel, archives) if archives else None)
         else:
-            shown = list(states[slice(*render.archive_slice(len(states), size, number))])
-            newer = render.index_path(channel, number + 1 if number < archives else 0)
-            older = render.index_path(channel, number - 1) if number > 1 else None
+            shown = list(states[slice(*layout.archive_slice(len(states), size, number))])
+            newer = layout.index_path(channel, number + 1 if number < archives else 0)
+            older = layout.index_path(channel, number - 1) if number > 1 else None
         heading = f"{title} ({number})" if number else title
         out.append(ctx.page(
             "list.html.j2", path, f"{heading} · {ctx.conv(config.mirror.title)}", feed=e.feed(channel),
@@ -362,13 +317,13 @@ def render_home(ctx: _Context, channels: Mapping[str, Sequence[ArticleState]],
     config, e = ctx.config, ctx.edition
     path, per_channel = e.home, config.mirror.home_per_channel
     sections = [
-        {"title": ctx.conv(config.channel_title(name)), "link": ctx.link(path, e.path(render.index_path(name)), "home"),
+        {"title": ctx.conv(config.channel_title(name)), "link": ctx.link(path, e.path(layout.index_path(name)), "home"),
          "entries": ctx.entries(path, states[:per_channel], "home"),
          "more": len(states) > per_channel}
         for name, states in channels.items()
     ]
     ranked = list({s.id: s for s in hot}.values())[:per_channel]
-    hot_section = {"title": ctx.labels.hot, "link": ctx.link(path, e.path(render.HOT), "home"),
+    hot_section = {"title": ctx.labels.hot, "link": ctx.link(path, e.path(layout.HOT), "home"),
                    "entries": ctx.entries(path, ranked, "home")} if ranked else None
     title = ctx.conv(config.mirror.title)
     return ctx.page("home.html.j2", path, title, feed=e.feed("all"), heading=title,
@@ -377,7 +332,7 @@ def render_home(ctx: _Context, channels: Mapping[str, Sequence[ArticleState]],
 
 
 def render_hot(ctx: _Context, ranked: Sequence[ArticleState]) -> RenderedFile:
-    path = ctx.edition.path(render.HOT)
+    path = ctx.edition.path(layout.HOT)
     ranked = list({s.id: s for s in ranked}.values())  # an article whose .md and .html pages both rank: once
     return ctx.page("list.html.j2", path, f"{ctx.labels.hot} · {ctx.conv(ctx.config.mirror.title)}",
                     heading=ctx.labels.hot, description="", menu=ctx.menu(path, ctx.channels, "hot"),
@@ -406,7 +361,7 @@ def render_feeds(ctx: _Context, channels: Mapping[str, Sequence[ArticleState]],
     `feed_size` entries each)."""
     config, e = ctx.config, ctx.edition
     size = config.editions.feed_size
-    public = render.share_url(config, e.root + "/", html=True)
+    public = layout.share_url(config, e.root + "/", html=True)
     summaries: dict[str, str] = {}
 
     def summary(state: ArticleState) -> str:
@@ -421,7 +376,7 @@ def render_feeds(ctx: _Context, channels: Mapping[str, Sequence[ArticleState]],
         path = e.feed(name)
         entries = [FeedEntry(s.url, ctx.article_conv(s)(s.title or s.url),
                              s.url if s.retired else
-                             (public or "") + render.page_path(s.channel, s.id).removesuffix(".md") + ".html",
+                             (public or "") + layout.page_path(s.channel, s.id).removesuffix(".md") + ".html",
                              s.published or s.first_seen, summary(s)) for s in states[:size]]
         return RenderedFile(path, render_feed(Feed(
             id=(public + path[len(e.root) + 1:]) if public else f"urn:newsmirror:feed:{e.root}/{name}",
@@ -432,17 +387,12 @@ def render_feeds(ctx: _Context, channels: Mapping[str, Sequence[ArticleState]],
 
     mirror_title = ctx.conv(config.mirror.title)
     out = [feed(name, f"{ctx.conv(config.channel_title(name))} · {mirror_title}", states,
-                render.index_path(name).removesuffix(".md") + ".html") for name, states in channels.items()
+                layout.index_path(name).removesuffix(".md") + ".html") for name, states in channels.items()
            if only is None or name in only]
     everything = {s.id: s for states in channels.values() for s in states[:size]}  # the newest overall are here
     newest = sorted(everything.values(), key=lambda s: (s.published or s.first_seen or "", s.id), reverse=True)
     out.append(feed("all", mirror_title, newest, "index.html"))
     return out
-
-
-def page_paths(config: Config, state: ArticleState) -> list[str]:
-    """The HTML page paths of one article in every edition (to tell whether they exist on disk yet)."""
-    return [e.path(render.page_path(state.channel, state.id)) for e in editions(config)]
 
 
 def render_site(config: Config, articles: Iterable[tuple[ArticleState, Article]],
@@ -466,7 +416,7 @@ def render_site(config: Config, articles: Iterable[tuple[ArticleState, Article]]
 class _EditionPages(Mapping[str, str]):
     """Canonical URL -> this edition's page path, looked up per link (never a copy of the whole map)."""
 
-    def __init__(self, markdown_pages: Mapping[str, str], edition: Edition):
+    def __init__(self, markdown_pages: Mapping[str, str], edition: HtmlEdition):
         self.markdown_pages, self.edition = markdown_pages, edition
 
     def get(self, url: str, default: str | None = None) -> str | None:  # type: ignore[override]
@@ -486,7 +436,7 @@ class _EditionPages(Mapping[str, str]):
 def site_contexts(config: Config, channels: Sequence[str], pages_by_url: Mapping[str, str]) -> list[_Context]:
     """One rendering context per edition (the original, and the converted one when configured)."""
     contexts = []
-    for edition in editions(config):
+    for edition in layout.html_editions(config):
         conv = text_converter(edition.profile)
         contexts.append(_Context(config, edition, list(channels), _converted_labels(config.labels, conv), conv,
                                  _EditionPages(pages_by_url, edition)))
@@ -517,4 +467,4 @@ def _normalise(text: str) -> bytes:
     return (text.strip() + "\n").encode("utf-8")
 
 
-__all__ = ["render_site", "page_paths", "editions", "Edition", "sanitize_body", "localise_body_images", "site_css"]
+__all__ = ["render_site", "sanitize_body", "localise_body_images", "site_css"]

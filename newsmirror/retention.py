@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from newsmirror import render, render_html
 from newsmirror.config import Config
 from newsmirror.store import ArticleState
 
@@ -36,15 +35,3 @@ def policy_for(config: Config, channel: str) -> Policy:
     newest = settings.keep_newest if settings and settings.keep_newest is not None else config.mirror.keep_newest
     days = settings.keep_days if settings and settings.keep_days is not None else config.mirror.keep_days
     return Policy(newest, days)
-
-
-def page_files(config: Config, state: ArticleState) -> list[str]:
-    """Every file of one article's page in the mirror (both editions, QR codes included); images are shared
-    content-addressed assets and stay."""
-    paths: list[str] = []
-    if config.editions.markdown:
-        paths += [render.page_path(state.channel, state.id), render.qr_path(state.channel, state.id)]
-    if config.editions.html:
-        for page in render_html.page_paths(config, state):
-            paths += [page, page.removesuffix(".html") + ".png"]
-    return paths

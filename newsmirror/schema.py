@@ -132,4 +132,9 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX articles_retired ON articles(retired) WHERE retired IS NOT NULL;
     """,
+    # the source that announced an article: its settings (site rules, render_js, robots, convert) follow the
+    # article on every retry, also after it has left its feed ("" for `newsmirror add`; NULL: not known yet)
+    """
+    ALTER TABLE articles ADD COLUMN source TEXT;
+    """,
 ]

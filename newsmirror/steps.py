@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from newsmirror import convert, hostbatch, regenerate, render, render_html, retention
+from newsmirror import convert, hostbatch, layout, regenerate, render, render_html, retention
 from newsmirror import hot
 from newsmirror.assets import ImageFailure, ImageLocaliser, image_sources, is_local
 from newsmirror.config import Config, ConfigError, Source
@@ -292,13 +292,15 @@ def _images_on(localiser: ImageLocaliser | None, executor: Executor) -> Iterator
 
 
 async def _robots_refusals(config: Config, fetcher: Fetcher, tasks: tuple[FetchTask, ...]) -> dict[FetchTask, str]:
-    """Tasks that robots.txt forbids, for sources with `robots = true` (retries: by the source's host)."""
+    """Tasks that robots.txt forbids, for sources with `robots = true` (an article of no configured source, such
+    as one from `add` or from before sources were recorded: when a source on its host obeys robots.txt)."""
     obeying = {s.name for s in config.sources if s.robots}
+    known = {s.name for s in config.sources}
     hosts = {urlsplit(s.url).netloc for s in config.sources if s.robots and s.url}
     refused = {}
     for task in tasks:
         source = task.candidate.source
-        if source in obeying or (source == "retry" and urlsplit(task.url).netloc in hosts):
+        if source in obeying or (source not in known and urlsplit(task.url).netloc in hosts):
             reason = await robots_for(fetcher).refusal(task.url)
             if reason:
                 refused[task] = reason
@@ -415,7 +417,7 @@ def apply_outcomes(store: Store, outcomes: list[Outcome], decided: Plan, now: da
     for outcome in sorted(outcomes, key=lambda o: o.task.url):  # deterministic order
         task = outcome.task
         existing = store.article(task.article_id)
-        store.ensure_article(task.article_id, task.url, task.channels[0], stamp)
+        store.ensure_article(task.article_id, task.url, task.channels[0], stamp, task.candidate.source)
         store.add_channels(task.article_id, task.channels, stamp)
         if existing is not None and existing.status == "ok" and set(task.channels) - set(existing.channels):
             changed.add(task.article_id)  # listed in a new channel: that channel's index pages change
@@ -502,9 +504,7 @@ def render_changed(config: Config, store: Store, changed: set[str], now: datetim
         numbers = regenerate.index_pages(config, store, entries, touched)
 
     def stale(state: ArticleState) -> bool:
-        paths = [render.page_path(state.channel, state.id)] if editions.markdown else []
-        paths += render_html.page_paths(config, state) if editions.html else []
-        return full or state.id in changed or not all((root / p).exists() for p in paths)
+        return full or state.id in changed or not all((root / p).exists() for p in layout.page_paths(config, state))
 
     def articles() -> Iterator[tuple[ArticleState, Article]]:
         states = (s for batch in store.published_batches() for s in batch if stale(s)) if everything else \
@@ -536,7 +536,7 @@ def render_changed(config: Config, store: Store, changed: set[str], now: datetim
             if everything or name in numbers:
                 yield from render.render_channel(config, name, states, list(channels),
                                                  None if everything else numbers[name])
-        home = config.output_dir / render.HOME
+        home = config.output_dir / layout.HOME
         old_home = home.read_text(encoding="utf-8", errors="replace") if home.is_file() else ""
         yield render.render_home(config, channels, kept=render.kept_sections(old_home), hot=hot)
         yield render.render_hot(config, hot, list(channels))
@@ -566,14 +566,6 @@ def _all_channels(config: Config, store: Store) -> list[str]:
     return names + sorted(c for c in store.channel_names() if c not in names)
 
 
-def managed_paths(config: Config) -> list[str]:
-    """What newsmirror writes in the mirror's work tree; anything else there belongs to people and is left alone."""
-    paths = [render.HOME, "indexes", "pages", "assets"]
-    if config.editions.html:
-        paths.append(config.editions.html_dir.strip("/") or "site")
-    return paths
-
-
 def retire(config: Config, store: Store, now: datetime, summary: RunSummary, changed: set[str]) -> list[str]:
     """Apply retention: mark the articles it selects as retired in state; return their page files to remove.
     Pages whose text links to a retired article join `changed`, so their link goes back to the original URL."""
@@ -589,7 +581,7 @@ def retire(config: Config, store: Store, now: datetime, summary: RunSummary, cha
     changed.update(store.articles_linking_to([state.url for state in chosen]))
     for state in chosen:
         summary.count(state.channel, "removed")
-    return [path for state in chosen for path in retention.page_files(config, state)]
+    return [path for state in chosen for path in layout.article_files(config, state)]
 
 
 def hot_list(config: Config, store: Store, now: datetime) -> list[ArticleState]:

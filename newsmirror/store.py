@@ -11,10 +11,13 @@ import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from newsmirror.records import Article, ImageRef, NewsmirrorError, Stage
 from newsmirror.schema import MIGRATIONS
+
+if TYPE_CHECKING:  # decide imports this module (ArticleState); only the type flows back
+    from newsmirror.decide import ArticleUpdate
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class ArticleState:
     retired: str | None = None  # when retention removed its page (the entry then links to the original URL)
     removed_at: str | None = None  # when the original answered 404/410 (the page stays, with a notice)
     edited_at: str | None = None  # when a re-fetch last found the original edited
+    source: str | None = None  # the configured source that announced it ("" for `add`; None: not recorded)
 
     @property
     def date(self) -> str:
@@ -168,7 +172,7 @@ class Store:
                 channels=tuple((r["chans"] or "").split()), title=r["title"], published=r["published"],
                 status=r["status"], attempts=r["attempts"], next_retry=r["next_retry"],
                 source_version=r["source_version"], content_hash=r["content_hash"], first_seen=r["first_seen"],
-                retired=r["retired"], removed_at=r["removed_at"], edited_at=r["edited_at"],
+                retired=r["retired"], removed_at=r["removed_at"], edited_at=r["edited_at"], source=r["source"],
             )
             for r in rows
         ]
@@ -233,11 +237,13 @@ class Store:
             found.update({r["id"]: r["url"] for r in rows})
         return found
 
-    def ensure_article(self, article_id: str, url: str, channel: str, now: str) -> None:
+    def ensure_article(self, article_id: str, url: str, channel: str, now: str, source: str | None = None) -> None:
+        """Create the article's row (once); `source` is kept from the first source that names it."""
         self.db.execute(
-            "INSERT INTO articles (id, url, channel, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT(id) DO UPDATE SET last_seen = excluded.last_seen",
-            (article_id, url, channel, now, now),
+            "INSERT INTO articles (id, url, channel, first_seen, last_seen, source) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET last_seen = excluded.last_seen, "
+            "source = coalesce(articles.source, excluded.source)",
+            (article_id, url, channel, now, now, source),
         )
 
     def add_channels(self, article_id: str, channels: tuple[str, ...], now: str) -> None:
@@ -256,6 +262,29 @@ class Store:
             (article.title, article.published, article.updated, content_hash, article_to_json(article),
              source_version, now, content_hash, now, article_id),
         )
+
+    def apply(self, updates: Iterable["ArticleUpdate"], run_id: int, now: str) -> None:
+        """Write what `decide` decided, each update exactly as it says (in the caller's transaction)."""
+        for u in updates:
+            if u.kind != "channels":
+                self.ensure_article(u.article_id, u.url, u.channel, now, u.source)
+            self.add_channels(u.article_id, u.channels, now)
+            if u.kind == "removed":
+                if u.newly:
+                    self.mark_removed(u.article_id, now)
+                    self.record_failure(run_id, u.url, u.stage or "", u.reason or "", now)
+            elif u.kind == "failed":
+                self.mark_failed(u.article_id, u.stage or "", u.reason or "", u.retry_at, now)
+                self.record_failure(run_id, u.url, u.stage or "", u.reason or "", now)
+            elif u.kind == "not_modified":
+                self.mark_seen(u.article_id, u.source_version, now)
+            elif u.article is not None:  # new, updated, unchanged
+                self.save_article(u.article_id, u.article, u.content_hash or "", u.source_version, now)
+                self.save_cache(u.url, u.etag, u.last_modified, now)
+                for src, reason in u.image_failures:
+                    self.record_failure(run_id, src, "image", reason, now)
+                if u.kind == "updated":
+                    self.mark_edited(u.article_id, now)
 
     def mark_removed(self, article_id: str, now: str) -> bool:
         """The original is gone at its source: keep the page, note when (the first time). True if newly noted."""

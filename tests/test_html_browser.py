@@ -30,7 +30,7 @@ from newsmirror.demo.site import DemoSite
 from newsmirror.pipeline import run_once
 from newsmirror.progress import QUIET, Reporter
 from newsmirror.publish import write_files
-from newsmirror.render import page_path
+from newsmirror.layout import page_path
 from newsmirror.render_html import render_site
 from newsmirror.search import build_search
 from newsmirror.serve import make_server

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from newsmirror import regenerate, render, steps
+from newsmirror import layout, regenerate, render, steps
 from newsmirror.config import Config, parse_config
 from newsmirror.records import Article
 from newsmirror.store import Store
@@ -84,12 +84,12 @@ def test_one_new_article_renders_a_constant_number_of_files(tmp_path, size):
         new = add(store, 0, minutes_ago=1)  # index 0: in world and city
     files = rendered(config, store, {new})
     world, city = (store.channel_count(c) for c in CHANNELS)
-    md_indexes = {p for p in files if p.startswith("indexes/") and p != render.HOT}
+    md_indexes = {p for p in files if p.startswith("indexes/") and p != layout.HOT}
     # each channel: its front page, its newest archive page and the one before it
     expected = set()
     for channel, total in (("world", world), ("city", city)):
-        archives = render.archive_layout(total, 10)
-        expected |= {render.index_path(channel, n) for n in (0, archives - 1, archives)}
+        archives = layout.archive_layout(total, 10)
+        expected |= {layout.index_path(channel, n) for n in (0, archives - 1, archives)}
     assert md_indexes == expected
     article_pages = {p for p in files if "/pages/" in f"/{p}"}
     assert article_pages == {f"pages/world/{new}.md", f"pages/world/{new}.png",
@@ -122,7 +122,7 @@ def test_a_changed_render_configuration_renders_every_index(tmp_path):
     assert not any(p.startswith("indexes/world-") for p in quiet)  # nothing changed: no archive page
     changed = parse_config(CONFIG.replace('title = "Scale test"', 'title = "Renamed"'), base_dir=tmp_path)
     files = rendered(changed, store, set())
-    world_pages = render.archive_layout(store.channel_count("world"), 10) + 1
+    world_pages = layout.archive_layout(store.channel_count("world"), 10) + 1
     assert sum(p.startswith("indexes/world") for p in files) == world_pages
     again = rendered(changed, store, set())  # recorded: back to proportional
     assert not any(p.startswith("indexes/world-") for p in again)

@@ -334,3 +334,32 @@ def test_an_article_that_cannot_be_rendered_costs_only_its_page(tmp_path, monkey
         later = run_once(config, Reporter(QUIET), now=NOW.replace(hour=12))
         assert later.new == 1 and later.failed == 0
         assert "The cursed article" in (config.output_dir / "indexes" / "news.md").read_text()
+
+
+def test_a_retried_article_keeps_its_source_settings_after_leaving_the_feed(tmp_path):
+    """The source's site rules (here: a title selector and a strip) apply on the retry, after the article has
+    left its feed; before sources were recorded it was retried as source "retry", without them."""
+    from datetime import timedelta
+
+    (tmp_path / "site.rules").write_text("title: css: .real-title\nstrip: css: .promo\n")
+    body = ("<!doctype html><html><head><meta charset='utf-8'><title>Generic title</title></head><body><article>"
+            "<h1>Generic title</h1><p class='real-title'>The ferry returns</p><div class='promo'><p>Subscribe to "
+            f"the harbour letter today for weekly news of the port and its people.</p></div>{FILLER}"
+            "</article></body></html>")
+    with FaultServer() as server:
+        server.route("/feed.xml", fs.reply(rss("Mon, 02 Mar 2026 08:00:00 +0000", f"http://{SITE}/a/ferry"),
+                                           "application/rss+xml"))
+        server.route("/a/ferry", fs.sequence(fs.status(404), fs.reply(body)))
+        sources = feed_source("ruled", "/feed.xml") + 'rules = "site.rules"\n'
+        config = config_for(server, tmp_path, sources)
+        assert run_once(config, Reporter(QUIET), now=NOW).failed == 1
+        # the article leaves the feed before its retry is due
+        server.route("/feed.xml", fs.reply(rss("Mon, 02 Mar 2026 10:00:00 +0000", f"http://{SITE}/a/other"),
+                                           "application/rss+xml"))
+        server.route("/a/other", fs.reply(page("Another article")))
+        assert run_once(config, Reporter(QUIET), now=NOW + timedelta(hours=2)).new == 2
+    with Store(config.state_path) as store:
+        ferry = next(s for b in store.published_batches() for s in b if s.url.endswith("/a/ferry"))
+        article = store.article_record(ferry.id)
+    assert ferry.source == "ruled"
+    assert article.title == "The ferry returns" and "Subscribe" not in article.text
