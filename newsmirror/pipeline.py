@@ -131,7 +131,7 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
                 store.save_cache(url, etag, last_modified, stamp)
             for error in [*unread, *decided.failures]:  # sources and items that failed early: `status` lists them
                 store.record_failure(run_id, error.resource, error.stage.value, error.reason, stamp)
-            changed = steps.apply_outcomes(store, outcomes, decided, now, config, summary, run_id, reporter)
+            changed = steps.apply_results(store, outcomes, decided, now, config, summary, run_id, reporter)
             for article_id, article, _assets in retried:
                 store.save_article(article_id, article, content_hash(article), None, stamp)
                 changed.add(article_id)

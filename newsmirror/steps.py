@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,8 +30,9 @@ from newsmirror.ids import article_id as new_article_id, canonical_url
 from newsmirror.plan import Plan, retry_delay
 from newsmirror.publish import inside, scratch_dir, write_atomic
 from newsmirror.progress import Reporter
+from newsmirror.decide import ArticleUpdate, decide
 from newsmirror.records import (Article, Candidate, ExtractError, FetchedPage, FetchError, FetchTask, ItemResult,
-                                NewsmirrorError, RenderedFile, RunSummary, Stage)
+                                NewsmirrorError, PageResult, RenderedFile, RunSummary, Stage)
 from newsmirror.resolve import ResolvingTransport
 from newsmirror.robots import robots_for
 from newsmirror.search import build_search, edition_roots, missing_index
@@ -41,7 +42,6 @@ from newsmirror.transform import content_hash
 
 CacheUpdate = tuple[str, str | None, str | None]
 SEARCH_UNSTAGED = "newsmirror-search-unstaged"  # a search bundle was rebuilt and not committed yet
-GONE = frozenset({404, 410})  # a published article answering these was removed at its source
 
 
 def fetcher(config: Config) -> Fetcher:
@@ -155,18 +155,6 @@ async def _conditional_fetch(url: str, store: Store, fetcher: Fetcher) -> Fetche
 # -- fetch and extract ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Outcome:
-    task: FetchTask
-    article: Article | None = None
-    error: NewsmirrorError | None = None
-    not_modified: bool = False
-    etag: str | None = None
-    last_modified: str | None = None
-    assets: tuple[RenderedFile, ...] = ()  # image files this article brought (content-addressed)
-    image_failures: tuple[ImageFailure, ...] = ()
-
-
 def extract_options(config: Config) -> dict[str, ExtractOptions]:
     """Extractor options per source (site rules loaded from their files); every bad rules file at once."""
     options: dict[str, ExtractOptions] = {}
@@ -222,7 +210,7 @@ def search_committed(config: Config) -> None:
 
 async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, tasks: tuple[FetchTask, ...],
                             options: dict[str, ExtractOptions], localiser: ImageLocaliser | None,
-                            reporter: Reporter, pool_spec: str = "local") -> list[Outcome]:
+                            reporter: Reporter, pool_spec: str = "local") -> list[PageResult]:
     """Fetch every planned article (conditional when we have validators) and extract it on all cores; images are
     recompressed in the same pool. On the Dask cluster `pool_spec` names (executor.py), one task per host fetches
     and extracts its pages (hostbatch.py) and images are localised once every page task is done."""
@@ -241,7 +229,7 @@ async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, task
     loop = asyncio.get_running_loop()
     pending: list[asyncio.Future] = []
     limit = asyncio.Semaphore(2 * (os.cpu_count() or 1) + 2)  # articles whose images are in work at once
-    outcomes = [Outcome(task, error=FetchError(task.url, reason, retryable=True)) for task, reason in refused.items()]
+    outcomes = [PageResult(task, error=FetchError(task.url, reason, retryable=True)) for task, reason in refused.items()]
     reporter.advance("fetch", len(refused))
     reporter.advance("extract", len(refused))
     with work_pool(pool_spec, len(tasks)) as executor, _images_on(localiser, executor):
@@ -253,8 +241,8 @@ async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, task
                     pending.append(asyncio.ensure_future(_finish(hostbatch.resolved(extracted), task, page, localiser,
                                                                  reporter, limit, config.output_dir)))
                     continue
-                outcomes.append(Outcome(task, error=page) if isinstance(page, FetchError) else
-                                Outcome(task, not_modified=True, etag=page.etag, last_modified=page.last_modified))
+                outcomes.append(PageResult(task, error=page) if isinstance(page, FetchError) else
+                                PageResult(task, not_modified=True, etag=page.etag, last_modified=page.last_modified))
                 reporter.advance("extract")
             requests = []  # only `render_js` pages are left for the driver
         async for request, result in _fetch_all(fetcher, requests, tasks, in_browser, config):
@@ -264,10 +252,10 @@ async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, task
             if problem:  # an image, a PDF, an empty body: not an article
                 result = FetchError(task.url, problem, status=result.status)  # type: ignore[union-attr]
             if isinstance(result, FetchError):
-                outcomes.append(Outcome(task, error=result))
+                outcomes.append(PageResult(task, error=result))
                 reporter.advance("extract")
             elif result.not_modified:
-                outcomes.append(Outcome(task, not_modified=True, etag=result.etag, last_modified=result.last_modified))
+                outcomes.append(PageResult(task, not_modified=True, etag=result.etag, last_modified=result.last_modified))
                 reporter.advance("extract")
             else:
                 future = loop.run_in_executor(executor, hostbatch.extract_page, result.body, result.final_url,
@@ -327,14 +315,14 @@ async def _fetch_all(fetcher: Fetcher, requests: list[FetchRequest], tasks: tupl
 
 
 async def _finish(future: asyncio.Future, task: FetchTask, page: FetchedPage, localiser: ImageLocaliser | None,
-                  reporter: Reporter, limit: asyncio.Semaphore, root: Path) -> Outcome:
+                  reporter: Reporter, limit: asyncio.Semaphore, root: Path) -> PageResult:
     try:
         result = await future
     except Exception as exc:  # noqa: BLE001 - a worker lost (or a bug) costs this article, not the run
         result = ExtractError(task.url, f"unexpected {type(exc).__name__}: {exc}")
     reporter.advance("extract")
     if isinstance(result, ExtractError):
-        return Outcome(task, error=ExtractError(task.url, result.reason))
+        return PageResult(task, error=ExtractError(task.url, result.reason))
     try:
         article = _complete(result, task)
         assets: list[RenderedFile] = []
@@ -348,9 +336,10 @@ async def _finish(future: asyncio.Future, task: FetchTask, page: FetchedPage, lo
                     write_atomic(target, file.content, scratch_dir(root))  # a kill leaves no temp file
     except Exception as exc:  # noqa: BLE001 - e.g. a full disk while writing its images: retried next run
         reason = exc.reason if isinstance(exc, NewsmirrorError) else f"images: {type(exc).__name__}: {exc}"
-        return Outcome(task, error=NewsmirrorError(task.url, Stage.EXTRACT, reason))
-    return Outcome(task, article=article, etag=page.etag, last_modified=page.last_modified,
-                   assets=tuple(OnDisk(root, f.path) for f in assets), image_failures=tuple(failures))
+        return PageResult(task, error=NewsmirrorError(task.url, Stage.EXTRACT, reason))
+    return PageResult(task, article=article, etag=page.etag, last_modified=page.last_modified,
+                      assets=tuple(f.path for f in assets),
+                      image_failures=tuple((f.src, f.reason.split("] ", 1)[-1]) for f in failures))
 
 
 class OnDisk:
@@ -365,12 +354,12 @@ class OnDisk:
         return (self.root / self.path).read_bytes()
 
 
-def asset_files(config: Config, outcomes: list[Outcome], retried: list[tuple[str, Article, list[RenderedFile]]]
+def asset_files(config: Config, outcomes: list[PageResult], retried: list[tuple[str, Article, list[RenderedFile]]]
                 ) -> Iterator[RenderedFile | OnDisk]:
     """Every image file the run's articles show: made now, or already on disk from a run stopped before its
     commit (those must be staged with this run's pages too), each once."""
     seen: set[str] = set()
-    made = [f for o in outcomes for f in o.assets] + [f for r in retried for f in r[2]]
+    made = [OnDisk(config.output_dir, path) for o in outcomes for path in o.assets] + [f for r in retried for f in r[2]]
     articles = [o.article for o in outcomes if o.article is not None] + [r[1] for r in retried]
     for file in made:
         if file.path not in seen:
@@ -409,71 +398,41 @@ def _complete(article: Article, task: FetchTask) -> Article:
 # -- apply to state -------------------------------------------------------------------------------------------
 
 
-def apply_outcomes(store: Store, outcomes: list[Outcome], decided: Plan, now: datetime, config: Config,
-                   summary: RunSummary, run_id: int, reporter: Reporter) -> set[str]:
-    """Write results to state; return the ids whose page must be (re)rendered."""
-    stamp = now.isoformat()
-    changed: set[str] = set()
-    for outcome in sorted(outcomes, key=lambda o: o.task.url):  # deterministic order
-        task = outcome.task
-        existing = store.article(task.article_id)
-        store.ensure_article(task.article_id, task.url, task.channels[0], stamp, task.candidate.source)
-        store.add_channels(task.article_id, task.channels, stamp)
-        if existing is not None and existing.status == "ok" and set(task.channels) - set(existing.channels):
-            changed.add(task.article_id)  # listed in a new channel: that channel's index pages change
-        if outcome.error is not None and existing is not None and existing.status == "ok" \
-                and getattr(outcome.error, "status", None) in GONE:
-            # the original disappeared: the mirrored page stays and says since when
-            reason = f"original removed at the source ({outcome.error.reason}); the mirrored page stays"
-            if store.mark_removed(task.article_id, stamp):
-                store.record_failure(run_id, task.url, outcome.error.stage.value, reason, stamp)
-                changed.add(task.article_id)
-            result = ItemResult(task.url, outcome.error.stage, True, task.article_id, "removed", reason)
-        elif outcome.error is not None:
-            attempts = (existing.attempts if existing else 0) + 1
-            retry_at = (now + _retry_wait(outcome.error, attempts, config)).isoformat()
-            store.mark_failed(task.article_id, outcome.error.stage.value, outcome.error.reason, retry_at, stamp)
-            store.record_failure(run_id, task.url, outcome.error.stage.value, outcome.error.reason, stamp)
-            result = ItemResult(task.url, outcome.error.stage, False, task.article_id, "failed", str(outcome.error))
-            summary.failed += 1
-            summary.count(task.channels[0], "failed")
-            summary.failures.append(result)
-        elif outcome.not_modified:
-            store.mark_seen(task.article_id, task.candidate.source_version, stamp)
-            result = ItemResult(task.url, Stage.FETCH, True, task.article_id, "unchanged")
-            summary.unchanged += 1
-        else:
-            assert outcome.article is not None
-            digest = content_hash(outcome.article)
-            was_ok = existing is not None and existing.status == "ok"
-            kind = "unchanged" if was_ok and existing.content_hash == digest else ("updated" if was_ok else "new")
-            store.save_article(task.article_id, outcome.article, digest, task.candidate.source_version, stamp)
-            store.save_cache(task.url, outcome.etag, outcome.last_modified, stamp)
-            for failure in outcome.image_failures:
-                store.record_failure(run_id, failure.src, "image", failure.reason.split("] ", 1)[-1], stamp)
-            setattr(summary, kind, getattr(summary, kind) + 1)
-            summary.count(task.channels[0], kind)
-            if kind == "updated":
-                store.mark_edited(task.article_id, stamp)
-            if kind != "unchanged":
-                changed.add(task.article_id)
-            result = ItemResult(task.url, Stage.EXTRACT, True, task.article_id, kind)
-        reporter.item(result)
-    for article_id, channels in decided.new_channels:
-        store.add_channels(article_id, channels, stamp)
-        changed.add(article_id)  # its new channels' index pages list it now
+def apply_results(store: Store, results: list[PageResult], decided: Plan, now: datetime, config: Config,
+                  summary: RunSummary, run_id: int, reporter: Reporter) -> set[str]:
+    """Decide what the results mean (decide.py, pure), write it to state, count it; return the ids whose page
+    must be (re)rendered."""
+    ids = [r.task.article_id for r in results]
+    existing = {state.id: state for state in map(store.article, ids) if state is not None}
+    updates = decide(results, existing, now, config.mirror.retry_base_minutes, decided.new_channels)
+    store.apply(updates, run_id, now.isoformat())
+    for update in updates:
+        tally(update, summary, reporter)
     summary.unchanged += len(decided.unchanged)
-    return changed
+    return {u.article_id for u in updates if u.rerender}
 
 
-MAX_SERVER_WAIT = timedelta(days=7)  # a Retry-After further away than this is taken as this
-
-
-def _retry_wait(error: NewsmirrorError, attempts: int, config: Config) -> timedelta:
-    """The back-off after a failure, or longer when the server asked for more (Retry-After)."""
-    wait = retry_delay(attempts, config.mirror.retry_base_minutes)
-    asked = getattr(error, "retry_after", None)
-    return max(wait, timedelta(seconds=min(asked, MAX_SERVER_WAIT.total_seconds()))) if asked else wait
+def tally(update: ArticleUpdate, summary: RunSummary, reporter: Reporter) -> None:
+    """Count one update in the run's summary (a 304 counts as unchanged, a removal only as its notice) and
+    report it; a failure is one line."""
+    kind, stage = update.kind, Stage(update.stage) if update.stage else Stage.EXTRACT
+    if kind == "channels":
+        return
+    if kind == "failed":
+        error = NewsmirrorError(update.url, stage, update.reason or "")
+        result = ItemResult(update.url, stage, False, update.article_id, kind, str(error))
+        summary.failures.append(result)
+    elif kind == "removed":
+        result = ItemResult(update.url, stage, True, update.article_id, kind, update.reason)
+    elif kind == "not_modified":
+        result = ItemResult(update.url, Stage.FETCH, True, update.article_id, "unchanged")
+        summary.unchanged += 1
+    else:
+        result = ItemResult(update.url, Stage.EXTRACT, True, update.article_id, kind)
+    if kind in ("new", "updated", "unchanged", "failed"):
+        setattr(summary, kind, getattr(summary, kind) + 1)
+        summary.count(update.channel, kind)
+    reporter.item(result)
 
 
 # -- render ---------------------------------------------------------------------------------------------------
