@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from synthetic_site import POOL, Content, SiteProcess, config_text, pool_photo  # noqa: E402
 
-from newsmirror import hostbatch, pipeline, publish, remotes, steps  # noqa: E402
+from newsmirror import hostbatch, pipeline, publish, remotes, search, steps  # noqa: E402
 from newsmirror.config import ImageSettings, load_config  # noqa: E402
 from newsmirror.progress import Reporter  # noqa: E402
 
@@ -138,7 +138,7 @@ class StageClock:
         self.wrap(steps, "retry_images", "retry images")
         self.wrap(steps, "apply_outcomes", "state updates")
         self.wrap(publish, "write_files", "render + write (streamed)")
-        self.wrap(steps, "update_search", "search index (Pagefind)")
+        self.wrap(search, "update_index", "search index (Pagefind)")
         self.wrap(publish.GitRepo, "commit_all", "git add + commit")
         self.wrap(remotes, "after_run", "after the run (pushes, size report)")
         return self

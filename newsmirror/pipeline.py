@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from newsmirror import layout, remotes, steps
+from newsmirror import layout, regenerate, remotes, steps
+from newsmirror.editions import open_editions
 from newsmirror.assets import ImageLocaliser
 from newsmirror.config import Config
 from newsmirror.plan import PlanOptions, plan
@@ -136,16 +137,21 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
                 store.save_article(article_id, article, content_hash(article), None, stamp)
                 changed.add(article_id)
             retired_files = steps.retire(config, store, now, summary, changed)
+            names = steps.listed_channels(config, store)
+            editions = open_editions(config, names, regenerate.PagesByUrl(store))
             # streamed: each file is rendered, written and dropped in turn (never the whole run in memory)
             files = steps.counted(reporter, "render", itertools.chain(
                 steps.asset_files(config, outcomes, retried),
-                steps.render_changed(config, store, changed, now, full=request.rebuild,
+                steps.render_changed(config, store, editions, names, changed, now, full=request.rebuild,
                                      on_failure=steps.render_failed(store, config, now, run_id, summary, reporter))))
             reporter.stage("publish", 1)
             summary.publish = publish(config.output_dir, files, commit_message(summary, now),
-                                      config.mirror.commit_author, after_write=lambda w: steps.update_search(config, w),
+                                      config.mirror.commit_author,
+                                      after_write=lambda written: [path for edition in editions
+                                                                   for path in edition.finish(written)],
                                       remove=retired_files, managed=layout.managed_paths(config))
-            steps.search_committed(config)
+            for edition in editions:
+                edition.committed()
             reporter.advance("publish")
             store.finish_run(run_id, utcnow().isoformat(), summary.new, summary.updated, summary.unchanged,
                              summary.failed, summary.publish.commit)

@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from newsmirror.config import Config
@@ -27,6 +28,8 @@ PAGES_GLOB = "pages/**/*.html"
 UNUSED = ("pagefind-component-ui.css", "pagefind-component-ui.js", "pagefind-modular-ui.css",
           "pagefind-modular-ui.js", "pagefind-highlight.js")
 _LANG = re.compile(rb'<html lang="([A-Za-z-]+)"')
+PENDING = "newsmirror-search-pending"  # in .git: pages were written by runs that skipped the rebuild (search_every)
+UNSTAGED = "newsmirror-search-unstaged"  # in .git: a bundle was rebuilt and not committed yet
 CJK = ("zh", "ja", "ko")
 
 
@@ -103,3 +106,38 @@ def _scratch_dir(config: Config, root: Path) -> Path:
     shutil.rmtree(scratch, ignore_errors=True)  # left by a killed run
     scratch.parent.mkdir(parents=True, exist_ok=True)
     return scratch
+
+
+def update_index(config: Config, written: list[str]) -> list[str]:
+    """Rebuild the HTML edition's Pagefind index when one of its pages was written (its output is byte-stable,
+    so an unchanged site commits nothing). Returns the bundle directories to stage: those this run rebuilt, or a
+    run before it that was stopped before its commit."""
+    editions = config.editions
+    site = editions.html_dir.strip("/") + "/"
+    site_dir = config.output_dir / editions.html_dir
+    if not (editions.html and editions.search):
+        return []
+    git_dir = config.output_dir / ".git"
+    pending, unstaged = git_dir / PENDING, git_dir / UNSTAGED  # pages owed an index by runs that skipped it
+    changed = any(p.startswith(site) and p.endswith(".html") for p in written) or pending.exists()
+    if missing_index(site_dir, config):
+        changed = True
+    elif changed and editions.search_every > 0:
+        built = site_dir / BUNDLE / "pagefind-entry.json"
+        age = time.time() - built.stat().st_mtime if built.is_file() else float("inf")
+        if age < editions.search_every * 60:
+            if git_dir.is_dir():
+                pending.touch()
+            changed = False
+    if changed:
+        if git_dir.is_dir():
+            unstaged.touch()  # removed once the commit holds the new bundle (index_committed)
+        build_search(site_dir, config)
+        pending.unlink(missing_ok=True)
+    if not unstaged.exists():
+        return []
+    return [str((root / BUNDLE).relative_to(config.output_dir)) for root in edition_roots(site_dir, config)]
+
+
+def index_committed(config: Config) -> None:
+    (config.output_dir / ".git" / UNSTAGED).unlink(missing_ok=True)

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from concurrent.futures import Executor
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import replace
@@ -17,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from newsmirror import convert, hostbatch, layout, regenerate, render, render_html, retention
+from newsmirror import convert, hostbatch, layout, regenerate, retention
 from newsmirror import hot
 from newsmirror.assets import ImageFailure, ImageLocaliser, image_sources, is_local
 from newsmirror.config import Config, ConfigError, Source
@@ -31,17 +30,16 @@ from newsmirror.plan import Plan, retry_delay
 from newsmirror.publish import inside, scratch_dir, write_atomic
 from newsmirror.progress import Reporter
 from newsmirror.decide import ArticleUpdate, decide
+from newsmirror.editions import Edition, Lists
 from newsmirror.records import (Article, Candidate, ExtractError, FetchedPage, FetchError, FetchTask, ItemResult,
                                 NewsmirrorError, PageResult, RenderedFile, RunSummary, Stage)
 from newsmirror.resolve import ResolvingTransport
 from newsmirror.robots import robots_for
-from newsmirror.search import build_search, edition_roots, missing_index
 from newsmirror.siterules import SiteRules, SiteRulesError
 from newsmirror.store import ArticleState, Store
 from newsmirror.transform import content_hash
 
 CacheUpdate = tuple[str, str | None, str | None]
-SEARCH_UNSTAGED = "newsmirror-search-unstaged"  # a search bundle was rebuilt and not committed yet
 
 
 def fetcher(config: Config) -> Fetcher:
@@ -169,43 +167,6 @@ def extract_options(config: Config) -> dict[str, ExtractOptions]:
     if problems:
         raise ConfigError(config.path or "<config>", problems)
     return options
-
-
-def update_search(config: Config, written: list[str]) -> list[str]:
-    """Rebuild the HTML edition's Pagefind index when one of its pages was written (its output is
-    byte-stable, so an unchanged site commits nothing). Returns the bundle directories to stage: those this run
-    rebuilt, or a run before it that was stopped before its commit."""
-    editions = config.editions
-    site = editions.html_dir.strip("/") + "/"
-    site_dir = config.output_dir / editions.html_dir
-    if not (editions.html and editions.search):
-        return []
-    git_dir = config.output_dir / ".git"
-    # pages written by runs that skipped the rebuild (editions.search_every) are owed to the next due run
-    pending = git_dir / "newsmirror-search-pending"
-    unstaged = git_dir / SEARCH_UNSTAGED
-    changed = any(p.startswith(site) and p.endswith(".html") for p in written) or pending.exists()
-    if missing_index(site_dir, config):
-        changed = True
-    elif changed and editions.search_every > 0:
-        built = site_dir / "pagefind" / "pagefind-entry.json"
-        age = time.time() - built.stat().st_mtime if built.is_file() else float("inf")
-        if age < editions.search_every * 60:
-            if git_dir.is_dir():
-                pending.touch()
-            changed = False
-    if changed:
-        if git_dir.is_dir():
-            unstaged.touch()  # removed once the commit holds the new bundle (search_committed)
-        build_search(site_dir, config)
-        pending.unlink(missing_ok=True)
-    if not unstaged.exists():
-        return []
-    return [str((root / "pagefind").relative_to(config.output_dir)) for root in edition_roots(site_dir, config)]
-
-
-def search_committed(config: Config) -> None:
-    (config.output_dir / ".git" / SEARCH_UNSTAGED).unlink(missing_ok=True)
 
 
 async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, tasks: tuple[FetchTask, ...],
@@ -441,22 +402,26 @@ def tally(update: ArticleUpdate, summary: RunSummary, reporter: Reporter) -> Non
 RenderFailure = Callable[[ArticleState, Exception], None]
 
 
-def render_changed(config: Config, store: Store, changed: set[str], now: datetime,
-                   full: bool = False, on_failure: RenderFailure | None = None) -> Iterator[RenderedFile]:
-    """Both editions, one file at a time: pages of changed articles, the index pages they touch
+def listed_channels(config: Config, store: Store) -> list[str]:
+    """The channels the editions list: the configured ones, then any other that has entries in state."""
+    configured = config.channel_names()
+    return [name for name in _all_channels(config, store)
+            if name in configured or len(regenerate.ChannelEntries(store, name))]
+
+
+def render_changed(config: Config, store: Store, editions: Sequence[Edition], names: list[str], changed: set[str],
+                   now: datetime, full: bool = False, on_failure: RenderFailure | None = None
+                   ) -> Iterator[RenderedFile]:
+    """Every edition's files, one at a time: pages of changed articles, the index pages they touch
     (`regenerate.index_pages`), the home page, the hot list (and for the HTML edition the touched feeds and
     the search page). Everything (and every article page missing on disk) when `full` or when the render
     configuration changed since the last run. Unchanged files are skipped when written.
 
     An article whose pages cannot be rendered yields none of them and goes to `on_failure` (which takes it out
     of the lists, see `render_failed`) before any list is rendered; without `on_failure` the error propagates."""
-    configured = config.channel_names()
-    names = [name for name in _all_channels(config, store)
-             if name in configured or len(regenerate.ChannelEntries(store, name))]
-    pages_by_url = regenerate.PagesByUrl(store)
     root = config.output_dir
-    editions = config.editions
     everything = full or regenerate.render_needs_all(config, store, names)
+    numbers: dict[str, set[int]] | None = None
     if not everything:  # the index pages to redo, decided before any article can leave the lists
         touched = changed | set(store.retired_at(now.isoformat()))
         entries = {name: regenerate.ChannelEntries(store, name) for name in names}
@@ -475,11 +440,9 @@ def render_changed(config: Config, store: Store, changed: set[str], now: datetim
             if article is not None:
                 yield state, article
 
-    contexts = render_html.site_contexts(config, names, pages_by_url) if editions.html else []
     for state, article in articles():
         try:  # the error boundary of rendering: all of an article's files, or none
-            files = render.render_article(config, state, article, pages_by_url) if editions.markdown else []
-            files += [file for ctx in contexts for file in render_html.render_article(ctx, state, article)]
+            files = [file for edition in editions for file in edition.article_files(state, article)]
         except Exception as exc:  # noqa: BLE001 - one page that cannot be rendered costs that page only
             if on_failure is None:
                 raise
@@ -487,20 +450,12 @@ def render_changed(config: Config, store: Store, changed: set[str], now: datetim
             continue
         yield from files
     channels = {name: regenerate.ChannelEntries(store, name) for name in names}  # counted after any failure
-    hot = hot_list(config, store, now)
-    if not everything:
-        numbers = {name: pages for name, pages in numbers.items() if name in channels}
-    if editions.markdown:
-        for name, states in channels.items():
-            if everything or name in numbers:
-                yield from render.render_channel(config, name, states, list(channels),
-                                                 None if everything else numbers[name])
-        home = config.output_dir / layout.HOME
-        old_home = home.read_text(encoding="utf-8", errors="replace") if home.is_file() else ""
-        yield render.render_home(config, channels, kept=render.kept_sections(old_home), hot=hot)
-        yield render.render_hot(config, hot, list(channels))
-    yield from render_html.render_lists(contexts, channels, hot, store.article_record, None if everything else numbers)
-    regenerate.remember(config, store, list(channels))
+    lists = Lists(channels, hot_list(config, store, now),
+                  None if numbers is None else {n: p for n, p in numbers.items() if n in channels},
+                  store.article_record)
+    for edition in editions:
+        yield from edition.list_files(lists)
+    regenerate.remember(config, store, names)
 
 
 def render_failed(store: Store, config: Config, now: datetime, run_id: int, summary: RunSummary,

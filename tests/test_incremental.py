@@ -11,6 +11,7 @@ import pytest
 
 from newsmirror import layout, regenerate, render, steps
 from newsmirror.config import Config, parse_config
+from newsmirror.editions import open_editions
 from newsmirror.records import Article
 from newsmirror.store import Store
 from newsmirror.transform import content_hash
@@ -74,7 +75,10 @@ def mirror(tmp_path: Path, size: int) -> tuple[Config, Store]:
 
 def rendered(config: Config, store: Store, changed: set[str], full: bool = False) -> dict[str, bytes]:
     with store.transaction():
-        return {f.path: f.content for f in steps.render_changed(config, store, changed, NOW, full=full)}
+        names = steps.listed_channels(config, store)
+        editions = open_editions(config, names, regenerate.PagesByUrl(store))
+        return {f.path: f.content for f in steps.render_changed(config, store, editions, names, changed, NOW,
+                                                                full=full)}
 
 
 @pytest.mark.parametrize("size", [300, 3000])
