@@ -63,7 +63,7 @@ class RunRequest:
 
     only: tuple[Candidate, ...] | None = None  # mirror just these (newsmirror add)
     force: bool = False  # fetch even what state says is unchanged
-    rebuild: bool = False  # re-render every page from state (no network unless sources are read)
+    rebuild: bool = False  # re-render every page from state (the network only to retry images that failed)
     executor: str = "local"  # where extraction and images run: local | dask-local | dask://HOST:PORT
 
 

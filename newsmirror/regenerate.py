@@ -6,8 +6,9 @@
 Archive pages are numbered from a channel's oldest entry in full chunks of `index_page_size`, so a new article
 changes only its channels' front pages and newest archive page (and the one before it, whose "newer" link moves
 when a new archive page opens). An article changed in place changes the archive page that lists it and, if its
-position moved, the pages after it. Everything is re-rendered when the render configuration's signature changes
-(labels, titles, editions, page sizes, templates, the newsmirror version) and on `newsmirror rebuild`.
+position moved, the pages after it. Every list page (and every article page missing on disk) is re-rendered when
+the render configuration's signature changes (labels, titles, editions, page sizes, templates, the newsmirror
+version); existing article pages are re-rendered when their article changes, and all of them on `newsmirror rebuild`.
 """
 
 from __future__ import annotations

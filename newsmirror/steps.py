@@ -414,8 +414,8 @@ def render_changed(config: Config, store: Store, editions: Sequence[Edition], na
                    ) -> Iterator[RenderedFile]:
     """Every edition's files, one at a time: pages of changed articles, the index pages they touch
     (`regenerate.index_pages`), the home page, the hot list (and for the HTML edition the touched feeds and
-    the search page). Everything (and every article page missing on disk) when `full` or when the render
-    configuration changed since the last run. Unchanged files are skipped when written.
+    the search page). Every list page and every article page missing on disk when the render configuration
+    changed since the last run; every page when `full` (rebuild). Unchanged files are skipped when written.
 
     An article whose pages cannot be rendered yields none of them and goes to `on_failure` (which takes it out
     of the lists, see `render_failed`) before any list is rendered; without `on_failure` the error propagates."""
