@@ -14,20 +14,26 @@ from __future__ import annotations
 
 import gzip
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from newsmirror.decode import decode_html
 from newsmirror.extract_body import body_to_html, body_to_text, drop_headline, xml_to_body
 from newsmirror.extract_clean import MAX_CHARS, PageError, base_url_of, parse_html, prepare
 from newsmirror.extract_filters import (
+    body_text_length,
     cut_at_related_heading,
+    drop_notices,
     drop_own_url,
     drop_standfirst,
-    drop_leading_notices,
-    drop_teasers,
+    drop_teaser_lines,
+    drop_teaser_lists,
+    drop_teaser_runs,
     drop_trailing_boilerplate,
     move_captions,
+    Texts,
 )
+from newsmirror.extract_heuristics import ExtractTrace, Heuristics, check_names
 from newsmirror.extract_meta import PageMeta, iso_date, page_meta
 from newsmirror.records import Article, ExtractError, ImageRef
 from newsmirror.siterules import SiteRules, apply_strips, select_elements, select_text
@@ -40,6 +46,10 @@ MAX_FILE_BYTES = 4 * MAX_CHARS  # bytes read from a file (after gunzip)
 class ExtractOptions:
     rules: SiteRules | None = None  # site rules (body/title/date/author selectors, strips)
     min_text_chars: int = MIN_TEXT_CHARS
+    disabled: frozenset[str] = frozenset()  # heuristics switched off, by name (extract_heuristics.HEURISTICS)
+
+    def __post_init__(self):
+        object.__setattr__(self, "disabled", check_names(self.disabled))
 
 
 def _main_content(root, *, favor_recall: bool = False):
@@ -49,6 +59,7 @@ def _main_content(root, *, favor_recall: bool = False):
 
     document = trafilatura.bare_extraction(
         root,
+        output_format="xml",  # (not "python": that also serialises the body as text, which we do not use)
         include_comments=False,
         include_images=True,
         include_tables=True,
@@ -99,10 +110,17 @@ def _apply_rules(root, rules: SiteRules, meta: PageMeta) -> tuple[PageMeta, bool
 
 
 def extract_article(
-    html: bytes | str, url: str, *, charset: str | None = None, options: ExtractOptions | None = None
+    html: bytes | str,
+    url: str,
+    *,
+    charset: str | None = None,
+    options: ExtractOptions | None = None,
+    trace: ExtractTrace | None = None,
 ) -> Article:
-    """Extract one article; ExtractError(url, reason) for empty, non-HTML or non-article pages."""
+    """Extract one article; ExtractError(url, reason) for empty, non-HTML or non-article pages. A `trace`, when
+    given, records which heuristics fired (the benchmark's ablation uses it)."""
     options = options or ExtractOptions()
+    heuristics = Heuristics(options.disabled, trace)
     rules = options.rules
     root = _parse(html, url, charset)
     if rules:
@@ -111,7 +129,7 @@ def extract_article(
     from_rule = False
     if rules:
         meta, from_rule = _apply_rules(root, rules, meta)
-    page = prepare(root, url)
+    page = prepare(root, url, heuristics)
     try:
         xml_body = _main_content(page.root, favor_recall=from_rule)
     except (ValueError, TypeError, RecursionError, MemoryError) as exc:
@@ -119,15 +137,7 @@ def extract_article(
     if xml_body is None:
         raise ExtractError(url, "no article text found")
     body, images = xml_to_body(xml_body, page.base_url, page.captions, page.alts)
-    drop_headline(body, meta.headlines)
-    if not rules or rules.prune:
-        drop_standfirst(body, meta.description)
-        drop_own_url(body, url)
-        cut_at_related_heading(body)
-        move_captions(body)
-        drop_teasers(body)
-        drop_trailing_boilerplate(body)
-        drop_leading_notices(body)
+    _filter_body(body, heuristics, meta, url, prune=not rules or rules.prune)
     running = body_to_text(body)
     if len(running) < options.min_text_chars:
         raise ExtractError(url, f"no article text found (only {len(running)} characters)")
@@ -151,6 +161,25 @@ def extract_article(
         images=tuple(images),
         language=meta.language,
     )
+
+
+def _filter_body(body, heuristics: Heuristics, meta: PageMeta, url: str, *, prune: bool) -> None:
+    """The body filters, under the guard (extract_heuristics.Heuristics.filters)."""
+    texts = Texts()  # block texts, computed once for all filters
+    steps: list[tuple] = [("headline", drop_headline, meta.headlines)]
+    if prune:
+        steps += [
+            ("standfirst", partial(drop_standfirst, texts=texts), meta.description),
+            ("own_url", partial(drop_own_url, texts=texts), url),
+            ("related_cut", partial(cut_at_related_heading, texts=texts)),
+            ("caption_paragraphs", partial(move_captions, texts=texts)),
+            ("teaser_lists", partial(drop_teaser_lists, texts=texts)),
+            ("teaser_lines", partial(drop_teaser_lines, texts=texts)),
+            ("teaser_runs", partial(drop_teaser_runs, texts=texts)),
+            ("notices", partial(drop_notices, texts=texts)),
+            ("trailing_boilerplate", partial(drop_trailing_boilerplate, texts=texts)),
+        ]
+    heuristics.filters(body, steps, measure=partial(body_text_length, texts=texts))
 
 
 def _with_lead(images: list[ImageRef], lead: ImageRef, page_order: list[str]) -> list[ImageRef]:

@@ -25,6 +25,8 @@ _SIMPLE = {"p": "p", "item": "li", "quote": "blockquote", "table": "table", "row
            "i": "em", "br": "br", "pre": "pre", "sub": "sub", "sup": "sup"}
 _INLINE_PARENTS = {"p", "h2", "h3", "h4", "a", "strong", "em", "code", "sub", "sup", "del"}
 _TEXT_BLOCKS = {"p", "h2", "h3", "h4", "pre", "tr", "dt", "dd"}
+_NESTED_BLOCKS = ("p", "h2", "h3", "h4", "pre", "table", "ul", "ol", "blockquote")  # a text block holding these
+# is walked as a container (trafilatura may leave a table inside a paragraph or a cell)
 _SPACE = re.compile(r"\s+")
 
 
@@ -131,6 +133,77 @@ def _prune_empty(body) -> None:
             parent.remove(el)
 
 
+_CELL_BLOCKS = ("table", "h2", "h3", "h4", "ul", "ol", "blockquote", "pre")
+_FLOW_BLOCKS = frozenset(("p", "h2", "h3", "h4", "ul", "ol", "blockquote", "pre", "table", "figure"))
+LAYOUT_CELL_CHARS = 600  # a table cell holding more text than this is a column of a page layout
+
+
+def _is_layout_cell(cell) -> bool:
+    if next(cell.iterdescendants(*_CELL_BLOCKS), None) is not None:
+        return True
+    if sum(1 for _ in cell.iterdescendants("p")) >= 2:
+        return True
+    return sum(len(t) for t in cell.itertext()) > LAYOUT_CELL_CHARS
+
+
+def _layout_parts(body) -> list:
+    """The tables, rows and cells of the body that lay out a page rather than hold data (trafilatura keeps a
+    page built of tables as rows and cells, with the article's paragraphs, headings and tables inside them)."""
+    parts: dict[int, object] = {}
+    for cell in body.iter("td", "th"):
+        if id(cell) in parts or not _is_layout_cell(cell):
+            continue
+        row = cell.getparent()
+        top = cell if row is None or row.tag != "tr" else row
+        if top is row and row.getparent() is not None and row.getparent().tag == "table":
+            top = row.getparent()
+        for el in top.iter("table", "tr", "td", "th"):
+            if el is top or _owner(el) is top:
+                parts[id(el)] = el
+    return sorted(parts.values(), key=_depth, reverse=True)
+
+
+def _owner(el):
+    """The nearest table, row or cell above `el`."""
+    return next(el.iterancestors("table", "tr", "td", "th"), None)
+
+
+def _depth(el) -> int:
+    return sum(1 for _ in el.iterancestors())
+
+
+def _dissolve(el) -> None:
+    """Replace `el` by its content as blocks: runs of text and inline elements become paragraphs."""
+    pieces: list = []
+    para = None
+
+    def inline(node=None, text=None) -> None:
+        nonlocal para
+        if node is None and not (text and text.strip()):
+            return
+        if para is None:
+            para = etree.Element("p")
+            pieces.append(para)
+        if node is not None:
+            para.append(node)
+        else:
+            _append_text(para, text)
+
+    inline(text=el.text)
+    for child in list(el):
+        tail, child.tail = child.tail, None
+        if child.tag in _FLOW_BLOCKS or child.tag in ("tr", "td", "th"):
+            pieces.append(child)
+            para = None
+        elif child.tag != "br" or para is not None:
+            inline(child)
+        inline(text=tail)
+    for piece in pieces:
+        el.addprevious(piece)
+    _append_after(el, el.tail)
+    el.getparent().remove(el)
+
+
 def xml_to_body(
     xml_body, base_url: str, captions: dict[str, str], alts: dict[str, str]
 ) -> tuple[object, list[ImageRef]]:
@@ -139,6 +212,8 @@ def xml_to_body(
     body = etree.Element("div")
     ctx = _Context(base_url, captions, alts)
     _convert(xml_body, body, ctx)
+    for part in _layout_parts(body):
+        _dissolve(part)
     _hoist_figures(body)
     _prune_empty(body)
     return body, ctx.images
@@ -209,7 +284,7 @@ def body_to_text(body) -> str:
             if rows:
                 blocks.append("\n".join(rows))
             return
-        if tag in _TEXT_BLOCKS:
+        if tag in _TEXT_BLOCKS and (tag == "pre" or next(el.iterdescendants(*_NESTED_BLOCKS), None) is None):
             text = "".join(el.itertext()) if tag == "pre" else _inline_text(el)
             if text.strip():
                 blocks.append(text.strip())
@@ -229,16 +304,19 @@ def _norm(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum())
 
 
-def drop_headline(body, headlines: tuple[str, ...], lookahead: int = 3) -> None:
+def drop_headline(body, headlines: tuple[str, ...], lookahead: int = 3) -> int:
     """Remove leading blocks that repeat the headline (the title is not running text)."""
     wanted = {n for n in map(_norm, headlines) if n}
+    removed = 0
     if not wanted:
-        return
+        return removed
     for child in list(body)[:lookahead]:
         if child.tag == "figure":
             continue
         text = _norm("".join(child.itertext()))
         if text and text in wanted:
             body.remove(child)
+            removed += 1
         elif len(text) > 0:
             break
+    return removed

@@ -15,14 +15,24 @@ from urllib.parse import urljoin
 from lxml import etree
 from lxml import html as lxml_html
 
+from newsmirror.extract_blocks import loose_text_paragraphs
+from newsmirror.extract_heuristics import Heuristics
 from newsmirror.extract_images import find_captions, prepare_images
 from newsmirror.htmltree import remove_keeping_tail
 
 MAX_CHARS = 8_000_000  # refuse decoded pages larger than this (a news article is < 1 MB of HTML)
 # Nesting depth needs no check of ours: libxml2 stops parsing at depth 256, so every tree here is shallower.
 
-_PARSER = lxml_html.HTMLParser(
+_PARSER = etree.HTMLParser(
     collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True, remove_pis=True
+)
+# Every element an lxml.html.HtmlElement (trafilatura wants those), chosen in C: lxml.html's own lookup calls a
+# Python method for each element object created, a tenth of the extraction's time (its special form-field
+# classes are of no use here).
+_PARSER.set_element_class_lookup(
+    etree.ElementDefaultClassLookup(
+        element=lxml_html.HtmlElement, comment=lxml_html.HtmlComment, pi=lxml_html.HtmlProcessingInstruction
+    )
 )
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _ALWAYS_DROP = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "canvas",
@@ -84,8 +94,9 @@ def is_layout_table(table) -> bool:
     return False
 
 
-def unwrap_layout_tables(root) -> None:
+def unwrap_layout_tables(root) -> int:
     """Turn layout tables into plain divs, so the extractor judges each cell as its own block."""
+    count = 0
     for table in list(root.iter("table")):
         if table.getparent() is not None and is_layout_table(table):
             for el in list(table.iter("tbody", "thead", "tfoot", "tr", "td", "th")):
@@ -93,6 +104,8 @@ def unwrap_layout_tables(root) -> None:
                     el.tag = "div"
                     el.attrib.pop("colspan", None)
             table.tag = "div"
+            count += 1
+    return count
 
 
 _HIDDEN_XPATH = (
@@ -103,23 +116,26 @@ _BODYISH = re.compile(r"body|content|text|article|story|entry|chunk|paragraph|po
 MERGE_MIN_TEXT = 200  # a split-body part must hold this much paragraph text
 
 
-def remove_hidden(root) -> None:
+def remove_hidden(root) -> int:
     """Drop elements the page hides (metadata blocks, templates), unless one holds most of the page's text
     (some pages hide the article until a script reveals it)."""
     hidden = [el for el in root.xpath(_HIDDEN_XPATH) if el.tag not in ("html", "body", "head")]
     if not hidden:
-        return
+        return 0
     total = len(root.text_content())
+    count = 0
     for el in hidden:
         if el.getparent() is not None and len(el.text_content()) < total * 0.4:
             remove_keeping_tail(el)
+            count += 1
+    return count
 
 
 def _paragraph_text(el) -> int:
     return sum(len(p.text_content()) for p in el if p.tag == "p")
 
 
-def merge_split_bodies(root) -> None:
+def merge_split_bodies(root) -> int:
     """Join an article body split into several same-class containers (ads or widgets between the parts), so
     the extractor, which picks one container, sees all of it."""
     groups: dict[tuple[str, str], list] = {}
@@ -127,6 +143,7 @@ def merge_split_bodies(root) -> None:
         cls = el.get("class")
         if cls and _BODYISH.search(cls):
             groups.setdefault((el.tag, cls), []).append(el)
+    count = 0
     for members in groups.values():
         if len(members) < 2:
             continue
@@ -138,6 +155,8 @@ def merge_split_bodies(root) -> None:
             for child in list(other):
                 first.append(child)
             remove_keeping_tail(other)
+            count += 1
+    return count
 
 
 def _is_inside(el, ancestor) -> bool:
@@ -154,11 +173,12 @@ _TOKEN = re.compile(r"[^a-z0-9]+")
 WIDGET_MAX_CHARS = 1500
 
 
-def remove_widgets(root) -> None:
+def remove_widgets(root) -> int:
     """Drop small blocks whose class/id names them a widget (newsletter, share, related, promo, ...).
     Names are split into words, so "article-body" never matches "body-share"'s rules by substring; a block
     that is also named as content, or holds much text, stays (the extractor judges it)."""
     total = None
+    count = 0
     for el in list(root.iter("div", "section", "aside", "ul", "p", "span", "figure")):
         hint = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
         if len(hint) < 4:
@@ -171,18 +191,22 @@ def remove_widgets(root) -> None:
             total = len(root.text_content())
         if size < WIDGET_MAX_CHARS and size < 0.3 * total:
             remove_keeping_tail(el)
+            count += 1
+    return count
 
 
 _EMBEDDED_POST = re.compile(r"\b(?:twitter-tweet|twitter-video|instagram-media|tiktok-embed|reddit-card)\b")
 EMBED_WRAPPER_SLACK = 200  # a post's wrapper may add this much text ("View on Twitter", ...)
 
 
-def unwrap_embedded_posts(root) -> None:
+def unwrap_embedded_posts(root) -> int:
     """Embedded posts (tweets, Instagram, TikTok) quote the story's sources: replace each post and the widget
     wrapping it by a plain <blockquote>, so neither widget removal nor the extractor drops it."""
+    count = 0
     for quote in list(root.iter("blockquote")):
         if not _EMBEDDED_POST.search(quote.get("class") or ""):
             continue
+        count += 1
         size, blocks = len(quote.text_content()), _count_blocks(quote)
         node = quote
         for parent in quote.iterancestors():
@@ -195,12 +219,14 @@ def unwrap_embedded_posts(root) -> None:
         if node is not quote:
             quote.tail = node.tail
             node.getparent().replace(node, quote)
+    return count
 
 
-def remove_hover_cards(root) -> None:
+def remove_hover_cards(root) -> int:
     """Pop-up cards inside running text (a person's photo and latest headlines shown on hovering a name): an
     inline span in a paragraph holding a picture and several links. Dropped, else their text splits the
     sentence; the largest span holding only the card goes (not the one that also holds the hovered name)."""
+    count = 0
     for span in root.xpath("//p//span[.//img][count(.//a) >= 2][not(.//span[.//img][count(.//a) >= 2])]"):
         card, text = span, span.text_content().strip()
         for parent in span.iterancestors():
@@ -209,34 +235,44 @@ def remove_hover_cards(root) -> None:
             card = parent
         if card.getparent() is not None:
             remove_keeping_tail(card)
+            count += 1
+    return count
 
 
 def _count_blocks(el) -> int:
     return sum(1 for _ in el.iter("p", "img", "h2", "h3", "h4", "table", "ul", "ol"))
 
 
-def prepare(root, url: str) -> PreparedPage:
+def prepare(root, url: str, heuristics: Heuristics) -> PreparedPage:
     """Prepare a parsed page for extraction (in place) and collect image captions."""
     base = base_url_of(root, url)
-    remove_hidden(root)
-    unwrap_embedded_posts(root)
-    remove_hover_cards(root)
-    unwrap_layout_tables(root)
-    merge_split_bodies(root)
-    remove_widgets(root)
+    run = heuristics.run
+    run("hidden_blocks", remove_hidden, root)
+    run("embedded_posts", unwrap_embedded_posts, root)
+    run("hover_cards", remove_hover_cards, root)
+    run("layout_tables", unwrap_layout_tables, root)
+    run("split_bodies", merge_split_bodies, root)
+    run("widgets", remove_widgets, root)
     for el in list(root.iter(*_ALWAYS_DROP)):
         if el.tag == "noscript" and el.find(".//img") is not None:
             continue  # handled by prepare_images
         remove_keeping_tail(el)
     for el in list(root.iter("nav")):
         remove_keeping_tail(el)
+    run("loose_paragraphs", loose_text_paragraphs, root)
     prepare_images(root, base)  # (links in the body are made absolute after extraction: far fewer of them)
     page = PreparedPage(root=root, base_url=base)
     for img in root.iter("img"):
         src = img.get("src")
         page.alts.setdefault(src, img.get("alt") or "")
-    for holder, caption, imgs in find_captions(root):
+    run("caption_blocks", _captions_out, root, page)
+    return page
+
+
+def _captions_out(root, page: PreparedPage) -> int:
+    found = find_captions(root)
+    for holder, caption, imgs in found:
         for img in imgs:
             page.captions.setdefault(img.get("src"), caption)
         remove_keeping_tail(holder)
-    return page
+    return len(found)

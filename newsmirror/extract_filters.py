@@ -43,7 +43,10 @@ _BLOCKS = ("p", "h2", "h3", "h4", "ul", "ol", "blockquote", "table", "pre", "fig
 
 
 def _text(el) -> str:
-    return " ".join("".join(t for t in _texts(el)).split())
+    """Text of an element without figure captions, whitespace runs as one space."""
+    if el.tag != "figure" and el.find(".//figure") is None:
+        return " ".join("".join(el.itertext()).split())
+    return " ".join("".join(_texts(el)).split())
 
 
 def _texts(el):
@@ -56,14 +59,28 @@ def _texts(el):
         yield child.tail or ""
 
 
+class Texts:
+    """The text of the body's blocks (as _text), computed once per block for all filters of one page. Only
+    blocks are cached, whose text the filters do not change; the body's own text is measured afresh."""
+
+    def __init__(self):
+        self._known: dict = {}  # element -> text (the key keeps the element, so its identity, alive)
+
+    def __call__(self, el) -> str:
+        text = self._known.get(el)
+        if text is None:
+            text = self._known[el] = _text(el)
+        return text
+
+
 def _link_text(el) -> int:
     return sum(len(" ".join("".join(a.itertext()).split())) for a in el.iter("a"))
 
 
-def _is_teaser(el, item: bool = False) -> bool:
+def _is_teaser(el, texts: Texts, item: bool = False) -> bool:
     """A block that is mostly a link, or an item with a picture and a headline link (in a list, the link may
     be followed by a longer summary)."""
-    text = _text(el)
+    text = texts(el)
     if not text:
         return False
     links = _link_text(el)
@@ -75,38 +92,59 @@ def _is_teaser(el, item: bool = False) -> bool:
 
 def _is_link_headline(el, text: str) -> bool:
     """An all-caps line that is one link: an inline "related story" headline."""
-    letters = [ch for ch in text if ch.isalpha()]
-    return len(letters) >= 12 and all(ch.isupper() for ch in letters) and _link_text(el) >= 0.95 * len(text)
+    if len(text) < 12 or not text.isupper():  # (isupper: every cased character is upper case, and there is one)
+        return False
+    return sum(ch.isalpha() for ch in text) >= 12 and _link_text(el) >= 0.95 * len(text)
 
 
-def drop_teasers(body) -> None:
-    """Remove runs of >= 3 teaser blocks, teaser lists, "Also on ..." lines, and teasers ending the body."""
-    children = [c for c in body if c.tag != "figure"]
-    for child in children:
-        text = _text(child)
-        if child.tag in ("ul", "ol"):
-            items = [li for li in child if li.tag == "li"]
-            if len(items) >= 2 and sum(_is_teaser(li, item=True) for li in items) >= 0.8 * len(items) and _link_text(child) > 0:
-                body.remove(child)
-        elif _TEASER_START.match(text) and _is_teaser(child):
+def drop_teaser_lists(body, texts: Texts | None = None) -> int:
+    """Remove lists whose items are (nearly) all teasers: a headline link, maybe a picture and a summary."""
+    texts = texts or Texts()
+    removed = 0
+    for child in [c for c in body if c.tag in ("ul", "ol")]:
+        items = [li for li in child if li.tag == "li"]
+        if len(items) >= 2 and sum(_is_teaser(li, texts, item=True) for li in items) >= 0.8 * len(items) and _link_text(
+            child
+        ) > 0:
             body.remove(child)
-        elif _is_link_headline(child, text):
+            removed += 1
+    return removed
+
+
+def drop_teaser_lines(body, texts: Texts | None = None) -> int:
+    """Remove "Read more: ..." / "Also on ..." lines that are one link, and all-caps link headlines."""
+    texts = texts or Texts()
+    removed = 0
+    for child in [c for c in body if c.tag not in ("figure", "ul", "ol")]:
+        text = texts(child)
+        if (_TEASER_START.match(text) and _is_teaser(child, texts)) or _is_link_headline(child, text):
             body.remove(child)
+            removed += 1
+    return removed
+
+
+def drop_teaser_runs(body, texts: Texts | None = None) -> int:
+    """Remove runs of >= 3 link-dominated blocks, and teasers ending the body."""
+    texts = texts or Texts()
+    removed = 0
     run: list = []
     for child in [*body, None]:
-        if child is not None and (child.tag == "figure" or _is_teaser(child)):
+        if child is not None and (child.tag == "figure" or _is_teaser(child, texts)):
             run.append(child)
             continue
         if sum(1 for el in run if el.tag != "figure") >= 3:
             for el in run:
                 body.remove(el)
+            removed += len(run)
         run = []
-    while len(body) and body[-1].tag != "figure" and _is_teaser(body[-1]) and len(_text(body[-1])) < 200:
+    while len(body) and body[-1].tag != "figure" and _is_teaser(body[-1], texts) and len(texts(body[-1])) < 200:
         body.remove(body[-1])
+        removed += 1
+    return removed
 
 
-def _is_caption_like(el) -> bool:
-    text = _text(el)
+def _is_caption_like(el, texts: Texts) -> bool:
+    text = texts(el)
     if not text or len(text) > 300 or el.tag not in ("p", "h4"):
         return False
     if _CREDIT_END.search(text) or _CREDIT_START.match(text) or _CREDIT_ANY.search(text):
@@ -115,12 +153,14 @@ def _is_caption_like(el) -> bool:
     return emphasised >= 0.9 * len(text)  # an all-italic line right after a picture is its caption
 
 
-def move_captions(body) -> None:
+def move_captions(body, texts: Texts | None = None) -> int:
     """Paragraphs that are photo captions or credits: into the preceding figure's caption, or out."""
+    texts = texts or Texts()
+    moved = 0
     for el in list(body):
-        if el.getparent() is None or not _is_caption_like(el):
+        if el.getparent() is None or not _is_caption_like(el, texts):
             continue
-        text = _text(el)
+        text = texts(el)
         prev = el.getprevious()
         near_figure = prev is not None and prev.tag == "figure"
         if not (near_figure or _CREDIT_END.search(text) or _CREDIT_START.match(text)):
@@ -130,6 +170,8 @@ def move_captions(body) -> None:
             caption.text = text
             prev.append(caption)
         body.remove(el)
+        moved += 1
+    return moved
 
 
 _RELATED_HEADING = re.compile(
@@ -145,22 +187,24 @@ _RELATED_HEADING = re.compile(
 )
 
 
-def cut_at_related_heading(body, min_share: float = 0.4) -> None:
+def cut_at_related_heading(body, min_share: float = 0.4, texts: Texts | None = None) -> int:
     """Remove a "Related stories" / "You may also like" heading and everything after it, when it comes after
     the first part of the text (a heading like that never introduces more of the article), or earlier when
     only picture cards follow it."""
-    total = len(_text(body))
+    texts = texts or Texts()
+    total = body_text_length(body, texts)
     seen = 0
     children = list(body)
     for index, el in enumerate(children):
-        text = _text(el)
+        text = texts(el)
         if len(text) < 60 and _RELATED_HEADING.match(text) and (
             seen >= min_share * total or (seen >= EARLY_CUT_MIN_CHARS and _all_cards(children[index + 1 :]))
         ):
             for doomed in children[index:]:
                 body.remove(doomed)
-            return
+            return len(children) - index
         seen += len(text)
+    return 0
 
 
 EARLY_CUT_MIN_CHARS = 500
@@ -172,66 +216,100 @@ def _all_cards(blocks: list) -> bool:
     return len(texts) >= 2 and all(i > 0 and blocks[i - 1].tag == "figure" for i in texts)
 
 
-def drop_own_url(body, url: str) -> None:
+def drop_own_url(body, url: str, texts: Texts | None = None) -> int:
     """Remove a line that is just the page's own address (print/share widgets leave it behind)."""
+    texts = texts or Texts()
     wanted = url.split("#")[0].rstrip("/")
+    removed = 0
     if (body.text or "").strip().rstrip("/") == wanted:  # loose text between blocks
         body.text = None
+        removed += 1
     for el in body:
         if (el.tail or "").strip().rstrip("/") == wanted:
             el.tail = None
+            removed += 1
     for el in list(body):
-        if _text(el).rstrip("/") == wanted:
+        if texts(el).rstrip("/") == wanted:
             body.remove(el)
+            removed += 1
+    return removed
 
 
-def drop_standfirst(body, description: str) -> None:
+def drop_standfirst(body, description: str, texts: Texts | None = None) -> int:
     """Remove a leading heading that repeats the page description (the dek is not running text)."""
+    texts = texts or Texts()
     wanted = _norm(description)
     if len(wanted) < 20:
-        return
+        return 0
     for child in list(body)[:3]:
         if child.tag == "figure":
             continue
-        if child.tag in ("h2", "h3", "h4") and _norm(_text(child)) == wanted:
+        if child.tag in ("h2", "h3", "h4") and _norm(texts(child)) == wanted:
             body.remove(child)
+            return 1
         break
+    return 0
 
 
 def _is_notice(text: str) -> bool:
     return len(text) < NOTICE_MAX_CHARS and bool(_NOTICE.search(text))
 
 
-def drop_leading_notices(body, lookahead: int = 3) -> None:
-    """Remove reprint/licensing notices and print/reprint tool lines above the running text."""
+def drop_notices(body, lookahead: int = 3, texts: Texts | None = None) -> int:
+    """Remove reprint/licensing notices and print/reprint tool lines above and below the running text."""
+    texts = texts or Texts()
+    removed = 0
     for el in [c for c in body if c.tag != "figure"][:lookahead]:
-        if not _is_notice(_text(el)):
-            return
+        if not _is_notice(texts(el)):
+            break
         body.remove(el)
+        removed += 1
+    return removed + _drop_from_end(body, lambda el, text: _is_notice(text), texts)
 
 
-def drop_trailing_boilerplate(body, lookback: int = 8) -> None:
-    """Strip boilerplate from the end of the body: short lines (newsletter, share, copyright, contact),
-    reprint/licensing notices, and headings with nothing after them."""
+def drop_trailing_boilerplate(body, texts: Texts | None = None) -> int:
+    """Strip boilerplate from the end of the body: short lines (newsletter, share, follow, contact) and headings
+    with nothing after them."""
+    texts = texts or Texts()
+
+    def boilerplate(el, text: str) -> bool:
+        if len(text) < 250 and _BOILERPLATE_LINE.search(text):
+            return True
+        return el.tag in ("h2", "h3", "h4") and all(c.tag == "figure" for c in el.itersiblings())
+
+    return _drop_from_end(body, boilerplate, texts)
+
+
+def _drop_from_end(body, doomed, texts: Texts, lookback: int = 8) -> int:
+    """Remove, again and again, the last block among the last `lookback` for which `doomed(el, text)` holds,
+    looking back past short blocks only (a block of 250+ characters is running text and ends the search)."""
+    removed = 0
     while len(body):
-        tail = [c for c in list(body)[-lookback:]]
-        removed = False
-        for el in reversed(tail):
+        for el in reversed(list(body)[-lookback:]):
             if el.tag == "figure":
                 continue
-            text = _text(el)
-            last = all(c.tag == "figure" for c in el.itersiblings())
-            if (len(text) < 250 and _BOILERPLATE_LINE.search(text)) or _is_notice(text) or (
-                last and el.tag in ("h2", "h3", "h4")
-            ):
+            text = texts(el)
+            if doomed(el, text):
                 body.remove(el)
-                removed = True
+                removed += 1
                 break
             if len(text) >= 250:
-                break
-        if not removed:
-            return
+                return removed
+        else:
+            return removed
+    return removed
 
 
 def _norm(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def body_text_length(body, texts: Texts | None = None) -> int:
+    """Characters of running text in a body (figures and their captions left out)."""
+    texts = texts or Texts()
+    size = len((body.text or "").strip())
+    for child in body:
+        if child.tag != "figure":
+            size += len(texts(child))
+        size += len((child.tail or "").strip())
+    return size

@@ -3,7 +3,20 @@
 from lxml import html as lxml_html
 
 from newsmirror.extract import extract_article
-from newsmirror.extract_filters import drop_standfirst, drop_teasers, drop_trailing_boilerplate, move_captions
+from newsmirror.extract_filters import (
+    drop_standfirst,
+    drop_teaser_lines,
+    drop_teaser_lists,
+    drop_teaser_runs,
+    drop_trailing_boilerplate,
+    move_captions,
+)
+
+
+def drop_teasers(body):
+    drop_teaser_lists(body)
+    drop_teaser_lines(body)
+    drop_teaser_runs(body)
 
 PARA = "The committee met on Thursday to discuss the proposal in detail, and members asked many questions. "
 

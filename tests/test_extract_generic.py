@@ -5,7 +5,7 @@ from lxml import html as lxml_html
 
 from newsmirror.extract import extract_article
 from newsmirror.extract_clean import is_layout_table
-from newsmirror.extract_filters import cut_at_related_heading, drop_leading_notices, drop_trailing_boilerplate
+from newsmirror.extract_filters import cut_at_related_heading, drop_notices, drop_trailing_boilerplate
 
 URL = "https://news.example.com/2024/story.html"
 PARA = "The committee met on Thursday to discuss the proposal in detail, and members asked many questions. "
@@ -68,8 +68,8 @@ def test_reprint_notices_and_a_dangling_heading_go():
               "copies, please contact the reprints desk or visit our website for presentation-ready copies. ")
     body = _body(f"<ul><li>Order Reprints</li><li>Print Article</li></ul><p>{notice}</p><p>{PARA}</p>"
                  f"<p>{PARA}</p><p>{notice}</p><h2>Join our free challenge</h2>")
+    drop_notices(body)
     drop_trailing_boilerplate(body)
-    drop_leading_notices(body)
     assert [el.tag for el in body] == ["p", "p"]
     assert "non-commercial" not in body.text_content()
 
@@ -77,8 +77,8 @@ def test_reprint_notices_and_a_dangling_heading_go():
 def test_copyright_line_and_article_about_printing_stay():
     body = _body(f"<p>{PARA}</p><p>The printers said the article would run on Sunday. {PARA}</p>"
                  "<p>Copyright 2019 The Example News. All rights reserved.</p>")
+    drop_notices(body)
     drop_trailing_boilerplate(body)
-    drop_leading_notices(body)
     assert len(body) == 3
 
 
