@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from synthetic_site import POOL, Content, SiteProcess, config_text, pool_photo  # noqa: E402
 
-from newsmirror import hostbatch, pipeline, publish, remotes, search, steps  # noqa: E402
+from newsmirror import pagetask, pipeline, publish, remotes, search, steps  # noqa: E402
 from newsmirror.config import ImageSettings, load_config  # noqa: E402
 from newsmirror.progress import Reporter  # noqa: E402
 
@@ -134,7 +134,7 @@ class StageClock:
         self.wrap(steps, "discover_all", "discover")
         self.wrap(pipeline, "plan", "plan")
         self.wrap(steps, "fetch_and_extract", "fetch + extract + images")
-        self.wrap(hostbatch, "fetch_on_cluster", "  of which page tasks (Dask, per host)")
+        self.wrap(pagetask, "on_cluster", "  of which page tasks (Dask, per host)")
         self.wrap(steps, "retry_images", "retry images")
         self.wrap(steps, "apply_outcomes", "state updates")
         self.wrap(publish, "write_files", "render + write (streamed)")

@@ -6,7 +6,7 @@
 `local` (the default): a forkserver process pool with one worker per core (a thread for a handful of pages); the
 driver (the `newsmirror run` process) fetches every page. `dask-local`: a Dask LocalCluster on this machine (one
 single-threaded worker per core). `dask://HOST:PORT`: the scheduler of an existing Dask cluster. On Dask, article
-pages are fetched and extracted by one task per host (`hostbatch.py`, which gets the `Client` from
+pages are fetched and extracted by one task per host (`pagetask.py`, which gets the `Client` from
 `dask_client(pool)`), so per-host politeness holds however many workers there are; image recompression goes to the
 pool as an executor. The driver keeps state, planning, image downloads, rendering and publishing, and the mirror is
 byte-identical to a local run's. Workers need this package (same version) and its dependencies installed:

@@ -19,7 +19,6 @@ mirror: `editions.html_public_base_urls[0]` (else `public_base_urls[0]`) + page 
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from newsmirror.config import Config
-from newsmirror.store import ArticleState
 
 
 @dataclass(frozen=True)

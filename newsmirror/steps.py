@@ -10,34 +10,32 @@ import os
 from concurrent.futures import Executor
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from newsmirror import convert, hostbatch, layout, regenerate, retention
+from newsmirror import convert, layout, pagetask, regenerate, retention
 from newsmirror import hot
-from newsmirror.assets import ImageFailure, ImageLocaliser, image_sources, is_local
+from newsmirror.assets import ImageLocaliser, image_sources, is_local
 from newsmirror.config import Config, ConfigError, Source
 from newsmirror.decode import decode_html
 from newsmirror.discover import DiscoverError, parse_feed, parse_listing, parse_sitemap, parse_url_list
 from newsmirror.extract import ExtractOptions
 from newsmirror.executor import dask_client, spreads, work_pool
-from newsmirror.fetch import Fetcher, FetchRequest, page_problem
+from newsmirror.fetch import Fetcher, FetchRequest
 from newsmirror.ids import article_id as new_article_id, canonical_url
 from newsmirror.plan import Plan, retry_delay
 from newsmirror.publish import inside, scratch_dir, write_atomic
 from newsmirror.progress import Reporter
 from newsmirror.decide import ArticleUpdate, decide
 from newsmirror.editions import Edition, Lists
-from newsmirror.records import (Article, Candidate, ExtractError, FetchedPage, FetchError, FetchTask, ItemResult,
+from newsmirror.records import (Article, Candidate, FetchedPage, FetchError, FetchTask, ItemResult,
                                 NewsmirrorError, PageResult, RenderedFile, RunSummary, Stage)
 from newsmirror.resolve import ResolvingTransport
 from newsmirror.robots import robots_for
 from newsmirror.siterules import SiteRules, SiteRulesError
 from newsmirror.store import ArticleState, Store
-from newsmirror.transform import content_hash
 
 CacheUpdate = tuple[str, str | None, str | None]
 
@@ -172,9 +170,10 @@ def extract_options(config: Config) -> dict[str, ExtractOptions]:
 async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, tasks: tuple[FetchTask, ...],
                             options: dict[str, ExtractOptions], localiser: ImageLocaliser | None,
                             reporter: Reporter, pool_spec: str = "local") -> list[PageResult]:
-    """Fetch every planned article (conditional when we have validators) and extract it on all cores; images are
-    recompressed in the same pool. On the Dask cluster `pool_spec` names (executor.py), one task per host fetches
-    and extracts its pages (hostbatch.py) and images are localised once every page task is done."""
+    """Fetch every planned article (conditional when we have validators) and extract it, one page task per host
+    (pagetask.py): here in the event loop with extraction on every core (`local`), or on the Dask cluster
+    `pool_spec` names. Each article's images are localised here as it arrives (on Dask: once every page task is
+    done), recompressed in the same pool; `render_js` pages are rendered in Chromium here."""
     if not tasks:
         return []
     reporter.stage("fetch", len(tasks))
@@ -187,44 +186,38 @@ async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, task
             continue
         etag, last_modified = store.cache_entry(task.url) if task.reason in {"changed", "retry"} else (None, None)
         requests.append(FetchRequest(task.url, etag=etag, last_modified=last_modified, key=task))
-    loop = asyncio.get_running_loop()
-    pending: list[asyncio.Future] = []
-    limit = asyncio.Semaphore(2 * (os.cpu_count() or 1) + 2)  # articles whose images are in work at once
-    outcomes = [PageResult(task, error=FetchError(task.url, reason, retryable=True)) for task, reason in refused.items()]
+    results = [PageResult(task, error=FetchError(task.url, reason, retryable=True)) for task, reason in refused.items()]
     reporter.advance("fetch", len(refused))
     reporter.advance("extract", len(refused))
+    imaging: list[asyncio.Future] = []
+    limit = asyncio.Semaphore(2 * (os.cpu_count() or 1) + 2)  # articles whose images are in work at once
+
+    def deliver(result: PageResult) -> None:
+        reporter.advance("fetch")
+        reporter.advance("extract")
+        if result.article is not None and localiser is not None:
+            imaging.append(asyncio.ensure_future(_with_images(result, localiser, limit, config.output_dir)))
+        else:
+            results.append(result)
+
+    loop = asyncio.get_running_loop()
     with work_pool(pool_spec, len(tasks)) as executor, _images_on(localiser, executor):
+        def extract(body: bytes, url: str, charset: str | None, opts: ExtractOptions) -> asyncio.Future:
+            return loop.run_in_executor(executor, pagetask.extract_page, body, url, charset, opts)
+
         client = dask_client(executor)
-        if client is not None:  # pages fetched + extracted on the cluster, then their images here (two phases)
-            for task, page, extracted in await hostbatch.fetch_on_cluster(client, requests, fetcher, options,
-                                                                          reporter):
-                if extracted is not None:
-                    pending.append(asyncio.ensure_future(_finish(hostbatch.resolved(extracted), task, page, localiser,
-                                                                 reporter, limit, config.output_dir)))
-                    continue
-                outcomes.append(PageResult(task, error=page) if isinstance(page, FetchError) else
-                                PageResult(task, not_modified=True, etag=page.etag, last_modified=page.last_modified))
-                reporter.advance("extract")
-            requests = []  # only `render_js` pages are left for the driver
-        async for request, result in _fetch_all(fetcher, requests, tasks, in_browser, config):
-            task: FetchTask = request.key  # type: ignore[assignment]
-            reporter.advance("fetch")
-            problem = None if isinstance(result, FetchError) else page_problem(result)
-            if problem:  # an image, a PDF, an empty body: not an article
-                result = FetchError(task.url, problem, status=result.status)  # type: ignore[union-attr]
-            if isinstance(result, FetchError):
-                outcomes.append(PageResult(task, error=result))
-                reporter.advance("extract")
-            elif result.not_modified:
-                outcomes.append(PageResult(task, not_modified=True, etag=result.etag, last_modified=result.last_modified))
-                reporter.advance("extract")
-            else:
-                future = loop.run_in_executor(executor, hostbatch.extract_page, result.body, result.final_url,
-                                              result.charset, options.get(task.candidate.source, ExtractOptions()))
-                pending.append(asyncio.ensure_future(_finish(future, task, result, localiser, reporter, limit,
-                                                             config.output_dir)))
-        outcomes += await asyncio.gather(*pending)
-    return outcomes
+        if client is not None:  # the page tasks on the cluster, then their images here (two phases)
+            arrived: list[PageResult] = []
+            await pagetask.on_cluster(client, requests, fetcher, options, arrived.append)
+            for result in arrived:
+                deliver(result)
+        else:
+            await asyncio.gather(*(pagetask.fetch_and_extract_host(fetcher, batch, options, extract, deliver)
+                                   for batch in pagetask.by_host(requests).values()))
+        await _render_in_browser([t for t in tasks if t.candidate.source in in_browser and t not in refused],
+                                 config, options, extract, deliver)
+        results += await asyncio.gather(*imaging)
+    return results
 
 
 @contextmanager
@@ -256,51 +249,38 @@ async def _robots_refusals(config: Config, fetcher: Fetcher, tasks: tuple[FetchT
     return refused
 
 
-async def _fetch_all(fetcher: Fetcher, requests: list[FetchRequest], tasks: tuple[FetchTask, ...],
-                     in_browser: set[str], config: Config):
-    """HTTP fetches as they complete, then pages of `render_js` sources rendered in headless Chromium."""
-    async for item in fetcher.fetch_many(requests):
-        yield item
+async def _render_in_browser(tasks: list[FetchTask], config: Config, options: dict[str, ExtractOptions],
+                             extract: pagetask.Extract, deliver: pagetask.Deliver) -> None:
+    """Pages of `render_js` sources, rendered in headless Chromium one at a time, then extracted."""
     for task in tasks:
-        if task.candidate.source not in in_browser:
-            continue
         from newsmirror.browser import render_page_async  # Playwright: imported only when a source needs it
 
-        request = FetchRequest(task.url, key=task)
         try:
             html = await render_page_async(task.url, timeout=config.fetch.timeout, user_agent=config.fetch.user_agent)
         except FetchError as exc:
-            yield request, exc
+            deliver(PageResult(task, error=exc))
             continue
-        yield request, FetchedPage(task.url, task.url, 200, "text/html", "utf-8", body=html.encode("utf-8"))
+        page = FetchedPage(task.url, task.url, 200, "text/html", "utf-8", body=html.encode("utf-8"))
+        await pagetask.extract_delivered(task, page, options, extract, deliver)
 
 
-async def _finish(future: asyncio.Future, task: FetchTask, page: FetchedPage, localiser: ImageLocaliser | None,
-                  reporter: Reporter, limit: asyncio.Semaphore, root: Path) -> PageResult:
+async def _with_images(result: PageResult, localiser: ImageLocaliser, limit: asyncio.Semaphore,
+                       root: Path) -> PageResult:
+    """The article with its images copied into the mirror (written now: content-addressed, so a run never holds
+    its images in memory); a failure here (a full disk) fails the article, to be retried next run."""
+    assert result.article is not None
     try:
-        result = await future
-    except Exception as exc:  # noqa: BLE001 - a worker lost (or a bug) costs this article, not the run
-        result = ExtractError(task.url, f"unexpected {type(exc).__name__}: {exc}")
-    reporter.advance("extract")
-    if isinstance(result, ExtractError):
-        return PageResult(task, error=ExtractError(task.url, result.reason))
-    try:
-        article = _complete(result, task)
-        assets: list[RenderedFile] = []
-        failures: list[ImageFailure] = []
-        if localiser is not None:
-            async with limit:  # images wait for the pool here, not as downloaded bytes in its queue
-                article, assets, failures = await localiser.localise(article)
-            for file in assets:  # into the tree now (content-addressed), so a run never holds its images in memory
-                target = inside(root, file.path)
-                if not target.is_file():
-                    write_atomic(target, file.content, scratch_dir(root))  # a kill leaves no temp file
-    except Exception as exc:  # noqa: BLE001 - e.g. a full disk while writing its images: retried next run
+        async with limit:  # images wait for the pool here, not as downloaded bytes in its queue
+            article, assets, failures = await localiser.localise(result.article)
+        for file in assets:
+            target = inside(root, file.path)
+            if not target.is_file():
+                write_atomic(target, file.content, scratch_dir(root))  # a kill leaves no temp file
+    except Exception as exc:  # noqa: BLE001
         reason = exc.reason if isinstance(exc, NewsmirrorError) else f"images: {type(exc).__name__}: {exc}"
-        return PageResult(task, error=NewsmirrorError(task.url, Stage.EXTRACT, reason))
-    return PageResult(task, article=article, etag=page.etag, last_modified=page.last_modified,
-                      assets=tuple(f.path for f in assets),
-                      image_failures=tuple((f.src, f.reason.split("] ", 1)[-1]) for f in failures))
+        return PageResult(result.task, error=NewsmirrorError(result.task.url, Stage.EXTRACT, reason))
+    return replace(result, article=article, assets=tuple(f.path for f in assets),
+                   image_failures=tuple((f.src, f.reason.split("] ", 1)[-1]) for f in failures))
 
 
 class OnDisk:
@@ -346,14 +326,6 @@ async def retry_images(config: Config, store: Store, localiser: ImageLocaliser, 
         if new != old:
             improved.append((article_id, new, files))
     return improved
-
-
-def _complete(article: Article, task: FetchTask) -> Article:
-    """Fill what the page lacks from what the source said; the original URL is the one the source gave."""
-    return replace(
-        article, url=task.url, title=article.title or task.candidate.title or task.url,
-        published=article.published or task.candidate.published,
-    )
 
 
 # -- apply to state -------------------------------------------------------------------------------------------

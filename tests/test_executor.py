@@ -19,7 +19,7 @@ from PIL import Image
 import faultserver as fs
 from conftest import make_config
 from faultserver import FaultServer
-from newsmirror import hostbatch
+from newsmirror import pagetask
 from newsmirror.config import FetchSettings, parse_config
 from newsmirror.executor import ExecutorError, check_spec
 from newsmirror.fetch import Fetcher, FetchRequest
@@ -62,7 +62,7 @@ def test_dask_run_is_byte_identical_to_a_local_run(demo_site, tmp_path, cluster)
     assert (on_dask.new, on_dask.failed) == (summary.new, 0)
     assert tree(remote.output_dir) == tree(local.output_dir)
     # the pages were fetched (each once) and extracted by the host task; images were recompressed on the cluster
-    host_tasks = [key for key in worked if key.startswith(f"{hostbatch.TASK_NAME}-")]
+    host_tasks = [key for key in worked if key.startswith(f"{pagetask.TASK_NAME}-")]
     assert len(host_tasks) == 1 and "news.demo.test" in host_tasks[0]  # the demo site is one host
     assert any("recompress" in key for key in worked)
     assert not any("extract_page" in key for key in worked)  # no extraction task besides the host task
@@ -137,7 +137,7 @@ resolve = {{ {resolve} }}
     assert len(images) == pages and len(list((tmp_path / "mirror" / "assets").rglob("*.webp"))) == pages
     assert server.count("/robots.txt") == 1
     for host, wait in zip(hosts, (crawl_delay, delay)):
-        assert any(key.startswith(f"{hostbatch.TASK_NAME}-{host}-") for key in worked)
+        assert any(key.startswith(f"{pagetask.TASK_NAME}-{host}-") for key in worked)
         starts = sorted(server.times(host=host))
         assert len(starts) == (2 * pages + 1 if host == "alpha.test" else pages)  # + robots.txt, images
         assert server.open_max[host] == 1  # one request at a time
@@ -161,14 +161,17 @@ def test_a_failed_host_task_fails_its_urls_not_the_run(cluster):
     unsendable = {"news": threading.Lock()}  # input that cannot be pickled to a worker
 
     async def on_cluster(settings, options):
+        received: list = []
         with Client(cluster.scheduler_address, timeout="10s") as client:
-            return await hostbatch.fetch_on_cluster(client, requests, Fetcher(settings), options, Reporter(QUIET))
+            await pagetask.on_cluster(client, requests, Fetcher(settings), options, received.append)
+        return received
 
     for settings, options, cause in ((broken, {}, "ValueError"), (FetchSettings(), unsendable, "serialize")):
         received = asyncio.run(on_cluster(settings, options))
-        assert sorted(task.url for task, _, _ in received) == sorted(r.url for r in requests)
-        for task, error, extracted in received:
-            assert isinstance(error, FetchError) and extracted is None and error.retryable
+        assert sorted(result.task.url for result in received) == sorted(r.url for r in requests)
+        for result in received:
+            task, error = result.task, result.error
+            assert isinstance(error, FetchError) and result.article is None and error.retryable
             assert error.stage is Stage.FETCH and error.resource == task.url and error.__cause__ is not None
             host = task.url.split("/")[2]
             assert f"the Dask task fetching host {host} failed" in error.reason and cause in error.reason
@@ -181,7 +184,7 @@ def test_a_page_that_is_no_article_comes_back_from_a_worker_process():
     script = """
 import pickle, sys
 from newsmirror.extract import ExtractOptions
-from newsmirror.hostbatch import extract_page
+from newsmirror.pagetask import extract_page
 from newsmirror.records import ExtractError, Stage
 assert "distributed" not in sys.modules
 for body in (b"<html><body><p>x</p></body></html>", b"\\xff\\xfe<<<"):
