@@ -136,7 +136,7 @@ class StageClock:
         self.wrap(steps, "fetch_and_extract", "fetch + extract + images")
         self.wrap(pagetask, "on_cluster", "  of which page tasks (Dask, per host)")
         self.wrap(steps, "retry_images", "retry images")
-        self.wrap(steps, "apply_outcomes", "state updates")
+        self.wrap(steps, "apply_results", "state updates")
         self.wrap(publish, "write_files", "render + write (streamed)")
         self.wrap(search, "update_index", "search index (Pagefind)")
         self.wrap(publish.GitRepo, "commit_all", "git add + commit")
