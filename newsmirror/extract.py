@@ -25,6 +25,7 @@ from newsmirror.extract_filters import (
     cut_at_related_heading,
     drop_notices,
     drop_own_url,
+    drop_related_blocks,
     drop_standfirst,
     drop_teaser_lines,
     drop_teaser_lists,
@@ -34,6 +35,7 @@ from newsmirror.extract_filters import (
     Texts,
 )
 from newsmirror.extract_heuristics import ExtractTrace, Heuristics, check_names
+from newsmirror.extract_placement import body_images, place_images
 from newsmirror.extract_meta import PageMeta, iso_date, page_meta
 from newsmirror.records import Article, ExtractError, ImageRef
 from newsmirror.siterules import SiteRules, apply_strips, select_elements, select_text
@@ -61,7 +63,7 @@ def _main_content(root, *, favor_recall: bool = False):
         root,
         output_format="xml",  # (not "python": that also serialises the body as text, which we do not use)
         include_comments=False,
-        include_images=True,
+        include_images=False,  # pictures are placed afterwards (extract_placement)
         include_tables=True,
         include_links=True,
         include_formatting=True,
@@ -136,8 +138,10 @@ def extract_article(
         raise ExtractError(url, f"extractor failed: {type(exc).__name__}: {exc}") from exc
     if xml_body is None:
         raise ExtractError(url, "no article text found")
-    body, images = xml_to_body(xml_body, page.base_url, page.captions, page.alts)
+    body, _ = xml_to_body(xml_body, page.base_url, page.captions, page.alts)
+    place_images(body, page.root, page.captions, page.alts)
     _filter_body(body, heuristics, meta, url, prune=not rules or rules.prune)
+    images = body_images(body)
     running = body_to_text(body)
     if len(running) < options.min_text_chars:
         raise ExtractError(url, f"no article text found (only {len(running)} characters)")
@@ -171,6 +175,7 @@ def _filter_body(body, heuristics: Heuristics, meta: PageMeta, url: str, *, prun
         steps += [
             ("standfirst", partial(drop_standfirst, texts=texts), meta.description),
             ("own_url", partial(drop_own_url, texts=texts), url),
+            ("related_block", partial(drop_related_blocks, texts=texts)),
             ("related_cut", partial(cut_at_related_heading, texts=texts)),
             ("caption_paragraphs", partial(move_captions, texts=texts)),
             ("teaser_lists", partial(drop_teaser_lists, texts=texts)),

@@ -7,6 +7,8 @@ block of such text loses to a smaller one with <p> tags, or is dropped. These st
 
 from __future__ import annotations
 
+from newsmirror.htmltree import remove_keeping_tail
+
 # block-level tags: they end a run of inline content
 BLOCK_TAGS = frozenset(
     "address article aside blockquote center details dialog dd div dl dt fieldset figure footer form h1 h2 h3 h4 h5 "
@@ -108,3 +110,73 @@ def _wrap_runs(el) -> int:
     for node in out:
         el.append(node)
     return made
+
+
+NOSCRIPT_MIN_CHARS = 200  # a <noscript> with this much text holds content, not a "please enable JavaScript" note
+
+
+def keep_noscript_content(root) -> int:
+    """A <noscript> holding running text (a page rendered by script keeps its article there for readers
+    without it; or an unclosed tag inside one swallowed the rest of the page) loses its tag and keeps its
+    content, unless that text is on the page twice. Returns how many were unwrapped."""
+    kept = 0
+    page_text = None
+    for noscript in list(root.iter("noscript")):
+        text = noscript.text_content()
+        if len(text.strip()) < NOSCRIPT_MIN_CHARS or noscript.getparent() is None:
+            continue
+        if page_text is None:
+            page_text = root.text_content()
+        start = " ".join(text.split())[:80]
+        if " ".join(page_text.split()).count(start) > 1:
+            continue
+        noscript.drop_tag()
+        kept += 1
+    return kept
+
+
+DROP_MAX_SHARE = 0.3  # a tag dropped as non-content holding more of the page's text than this, and paragraphs
+# of running text, is a parsing accident (an unclosed tag inside it swallowed the rest of the page): its tag goes,
+# its content stays
+
+
+def drop_elements(root, tags: tuple[str, ...], trace_guard, keep=None) -> int:
+    """Remove every element with one of these tags (scripts, forms' controls, navigation...) but those `keep`
+    says to keep, keeping the text after each; one holding more than DROP_MAX_SHARE of the page's text and
+    paragraphs of running text is unwrapped instead and reported to `trace_guard()`. Returns how many were
+    removed."""
+    doomed = [el for el in root.iter(*tags) if keep is None or not keep(el)]
+    if not doomed:
+        return 0
+    total = None
+    removed = 0
+    for el in doomed:
+        if el.getparent() is None:
+            continue
+        if len(el) and el.tag not in ("script", "style"):
+            if total is None:
+                total = len(root.text_content())
+            if len(el.text_content()) > DROP_MAX_SHARE * total and holds_prose(el):
+                el.drop_tag()
+                trace_guard()
+                continue
+        remove_keeping_tail(el)
+        removed += 1
+    return removed
+
+
+
+PROSE_MIN_CHARS = 80  # a paragraph of running text: this long, and less than a third of it link text
+
+
+def holds_prose(el, paragraphs: int = 2) -> bool:
+    """Whether `el` holds `paragraphs` or more paragraphs of running text (a widget holds one line, links, a
+    form; an article in a widget-named container, or swallowed by an unclosed tag, holds paragraphs)."""
+    found = 0
+    for p in el.iter("p"):
+        text = p.text_content()
+        if len(text) >= PROSE_MIN_CHARS and sum(len(a.text_content()) for a in p.iter("a")) < len(text) / 3:
+            found += 1
+            if found >= paragraphs:
+                return True
+    return False

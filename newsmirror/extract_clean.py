@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from urllib.parse import urljoin
 
 from lxml import etree
 from lxml import html as lxml_html
 
-from newsmirror.extract_blocks import loose_text_paragraphs
+from newsmirror.extract_blocks import drop_elements, holds_prose, keep_noscript_content, loose_text_paragraphs
 from newsmirror.extract_heuristics import Heuristics
 from newsmirror.extract_images import find_captions, prepare_images
 from newsmirror.htmltree import remove_keeping_tail
@@ -83,15 +84,29 @@ _LAYOUT_CELL_BLOCKS = ("p", "div", "table", "h1", "h2", "h3", "ul", "ol", "artic
 
 
 def is_layout_table(table) -> bool:
-    """Tables used for page layout (nested tables, cells holding paragraphs or long text) rather than data."""
+    """Tables used for page layout (nested tables, cells holding long text, or cells holding blocks when the
+    table is no grid of short cells) rather than data."""
     if (table.get("role") or "").lower() in ("presentation", "none") or table.find(".//table") is not None:
         return True
-    for cell in table.iter("td", "th"):
-        if any(cell.find(f".//{tag}") is not None for tag in _LAYOUT_CELL_BLOCKS):
-            return True
-        if len(cell.text_content()) > 600:
-            return True
-    return False
+    cells = list(table.iter("td", "th"))
+    sizes = [len(cell.text_content()) for cell in cells]
+    if any(size > 600 for size in sizes):
+        return True
+    if _is_grid(table, sizes):
+        return False  # a data table, even when a CMS wraps each cell's value in a <p> or <div>
+    return any(next(cell.iterdescendants(*_LAYOUT_CELL_BLOCKS), None) is not None for cell in cells)
+
+
+GRID_MAX_CELL_CHARS = 150  # mean text of a data table's cells
+
+
+def _is_grid(table, sizes: list[int]) -> bool:
+    """Three or more rows, nearly all with the same number (two or more) of cells, and short cells."""
+    widths = [sum(1 for cell in row if cell.tag in ("td", "th")) for row in table.iter("tr")]
+    if len(widths) < 3 or not sizes or sum(sizes) / len(sizes) > GRID_MAX_CELL_CHARS:
+        return False
+    common = max(set(widths), key=widths.count)
+    return common >= 2 and widths.count(common) >= 0.8 * len(widths)
 
 
 def unwrap_layout_tables(root) -> int:
@@ -189,9 +204,33 @@ def remove_widgets(root) -> int:
         size = len(el.text_content())
         if total is None:
             total = len(root.text_content())
-        if size < WIDGET_MAX_CHARS and size < 0.3 * total:
+        if size < WIDGET_MAX_CHARS and size < 0.3 * total and not holds_prose(el):
             remove_keeping_tail(el)
             count += 1
+    return count
+
+
+_GATED = re.compile(r"paywall|premium|paid|subscri|locked|meter|restricted|preview|truncat|blur|obfusc|fade",
+                    re.IGNORECASE)
+
+
+def unmark_previews(root) -> int:
+    """A container named as gated content (paywall, premium, subscriber, locked, preview, blurred, ...) that
+    holds paragraphs of running text is the visible part of the article: its gating names go, so no
+    boilerplate rule (ours or the extractor's, which drop "premium" and "paid content" blocks) removes it."""
+    count = 0
+    for el in root.xpath("//*[self::div or self::section or self::article or self::main][@class or @id]"):
+        cls, ident = el.get("class") or "", el.get("id") or ""
+        if not (_GATED.search(cls) or _GATED.search(ident)) or not holds_prose(el):
+            continue
+        tokens = [t for t in cls.split() if not _GATED.search(t)]
+        if tokens:
+            el.set("class", " ".join(tokens))
+        else:
+            el.attrib.pop("class", None)
+        if _GATED.search(ident):
+            el.attrib.pop("id", None)
+        count += 1
     return count
 
 
@@ -247,16 +286,16 @@ def prepare(root, url: str, heuristics: Heuristics) -> PreparedPage:
     """Prepare a parsed page for extraction (in place) and collect image captions."""
     base = base_url_of(root, url)
     run = heuristics.run
+    run("noscript_body", keep_noscript_content, root)
     run("hidden_blocks", remove_hidden, root)
+    run("paywall_preview", unmark_previews, root)
     run("embedded_posts", unwrap_embedded_posts, root)
     run("hover_cards", remove_hover_cards, root)
     run("layout_tables", unwrap_layout_tables, root)
     run("split_bodies", merge_split_bodies, root)
     run("widgets", remove_widgets, root)
-    for el in list(root.iter(*_ALWAYS_DROP)):
-        if el.tag == "noscript" and el.find(".//img") is not None:
-            continue  # handled by prepare_images
-        remove_keeping_tail(el)
+    guard = partial(heuristics.trace.add, "guard:drop")
+    drop_elements(root, _ALWAYS_DROP, guard, keep=_noscript_picture)  # (those go in prepare_images)
     for el in list(root.iter("nav")):
         remove_keeping_tail(el)
     run("loose_paragraphs", loose_text_paragraphs, root)
@@ -267,6 +306,10 @@ def prepare(root, url: str, heuristics: Heuristics) -> PreparedPage:
         page.alts.setdefault(src, img.get("alt") or "")
     run("caption_blocks", _captions_out, root, page)
     return page
+
+
+def _noscript_picture(el) -> bool:
+    return el.tag == "noscript" and el.find(".//img") is not None
 
 
 def _captions_out(root, page: PreparedPage) -> int:

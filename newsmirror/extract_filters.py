@@ -187,33 +187,71 @@ _RELATED_HEADING = re.compile(
 )
 
 
-def cut_at_related_heading(body, min_share: float = 0.4, texts: Texts | None = None) -> int:
-    """Remove a "Related stories" / "You may also like" heading and everything after it, when it comes after
-    the first part of the text (a heading like that never introduces more of the article), or earlier when
-    only picture cards follow it."""
+def _is_related_heading(el, text: str) -> bool:
+    return len(text) < 60 and el.tag != "figure" and bool(_RELATED_HEADING.match(text))
+
+
+def _teasers_after(children: list, start: int, texts: Texts) -> int:
+    """The index after the run of teasers (link blocks, pictures) that starts at `start`."""
+    end = start
+    while end < len(children) and (children[end].tag == "figure" or _is_teaser(children[end], texts)):
+        end += 1
+    return end
+
+
+CONTINUATION_CHARS = 300  # two paragraphs in a row holding this much text: the article goes on
+
+
+def _continues(blocks: list, texts: Texts) -> bool:
+    """Whether running text follows: two text blocks in a row (no picture, teaser or short line between)."""
+    run = chars = 0
+    for el in blocks:
+        text = texts(el) if el.tag != "figure" else ""
+        if el.tag == "figure" or len(text) < PROSE_CHARS or _is_teaser(el, texts):
+            run = chars = 0
+            continue
+        run += 1
+        chars += len(text)
+        if run >= 2 and chars >= CONTINUATION_CHARS:
+            return True
+    return False
+
+
+PROSE_CHARS = 80
+
+
+def drop_related_blocks(body, texts: Texts | None = None) -> int:
+    """Remove a "Related" / "Most read" heading and the teasers after it when running text follows them (a
+    block set into the article, or its heading left behind); the text after it stays."""
     texts = texts or Texts()
-    total = body_text_length(body, texts)
-    seen = 0
+    removed = 0
+    children = list(body)
+    index = 0
+    while index < len(children):
+        if _is_related_heading(children[index], texts(children[index])):
+            end = _teasers_after(children, index + 1, texts)
+            if _continues(children[end:], texts):  # (the extractor may have dropped the teasers already)
+                for doomed in children[index:end]:
+                    body.remove(doomed)
+                removed += end - index
+                index = end
+                continue
+        index += 1
+    return removed
+
+
+def cut_at_related_heading(body, texts: Texts | None = None) -> int:
+    """Remove a "Related stories" / "You may also like" heading and everything after it when no running text
+    follows it (only teasers, pictures, short lines: a heading like that never introduces more of the
+    article). A filter guard keeps this from removing most of a body."""
+    texts = texts or Texts()
     children = list(body)
     for index, el in enumerate(children):
-        text = texts(el)
-        if len(text) < 60 and _RELATED_HEADING.match(text) and (
-            seen >= min_share * total or (seen >= EARLY_CUT_MIN_CHARS and _all_cards(children[index + 1 :]))
-        ):
+        if _is_related_heading(el, texts(el)) and not _continues(children[index + 1 :], texts):
             for doomed in children[index:]:
                 body.remove(doomed)
             return len(children) - index
-        seen += len(text)
     return 0
-
-
-EARLY_CUT_MIN_CHARS = 500
-
-
-def _all_cards(blocks: list) -> bool:
-    """Blocks that are all picture + text cards (each text block right after its own figure)."""
-    texts = [i for i, el in enumerate(blocks) if el.tag != "figure"]
-    return len(texts) >= 2 and all(i > 0 and blocks[i - 1].tag == "figure" for i in texts)
 
 
 def drop_own_url(body, url: str, texts: Texts | None = None) -> int:
