@@ -144,16 +144,15 @@ def _duration(_ctx: click.Context, param: click.Parameter, value: str | None) ->
 @verbose_option
 def watch(config_path: Path | None, every: float, jitter: float | None, runs: int | None, verbose: bool) -> None:
     """Run on a schedule, one line per run; SIGTERM/Ctrl-C stop cleanly after the current run."""
-    from datetime import datetime, timezone
-
+    from newsmirror.clock import wallclock
     from newsmirror.progress import Reporter, summary_line
     from newsmirror.schedule import StopFlag, watch as watch_loop
 
     config = _load(config_path)
     stop = StopFlag()
 
-    def stamp() -> str:
-        return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    def stamp() -> str:  # when the line was printed, for the person watching: the real clock, not NEWSMIRROR_NOW
+        return wallclock().isoformat()
 
     def one_run() -> None:
         started = time.monotonic()

@@ -1,4 +1,4 @@
-"""Git plumbing for pushing: a runner that never waits for a password, and a rebase done on trees only.
+"""Git plumbing for pushing: the environment that never waits for a password, and a rebase done on trees only.
 
 Rebasing the mirror's commits onto a remote branch that someone edited (the non-fast-forward case) happens in a
 throw-away index inside `.git`, never in the work tree: `read-tree -m` does the three-way merge per path, `merge-file`
@@ -8,31 +8,15 @@ merges a text file both sides changed, and a path that still differs on both sid
 from __future__ import annotations
 
 import os
-import re
-import signal
 import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from newsmirror.gitcmd import LOCAL_TIMEOUT, GitError, run_git
 from newsmirror.publish import split_author
-from newsmirror.records import NewsmirrorError, Stage
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-_USERINFO = re.compile(r"(://)[^/@\s]+@")
-
-
-def redact(text: str) -> str:
-    """Drop user names and tokens from every URL in `text`."""
-    return _USERINFO.sub(r"\1", text)
-
-
-class GitError(NewsmirrorError):
-    """A git command failed; `transient` says whether trying again later may help."""
-
-    def __init__(self, resource: str, reason: str, transient: bool = False):
-        self.transient = transient
-        super().__init__(redact(resource), Stage.PUBLISH, redact(reason))
 
 
 class ReplayConflict(GitError):
@@ -60,26 +44,16 @@ class Git:
         self.root = root
         self.name, self.email = split_author(author)
 
-    def run(self, *args: str, input: str | None = None, env: dict[str, str] | None = None,
-            timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, input: str | bytes | None = None, env: dict[str, str] | None = None,
+            timeout: float | None = None, check: bool = True, text: bool = True) -> subprocess.CompletedProcess:
+        """`timeout`: a command talking to a remote (push, fetch) gets its remote's, in a session of its own so
+        that the timeout ends git's helpers too; local commands get gitcmd's default."""
         base = env if env is not None else dict(os.environ, LC_ALL="C")
         base = {**base, "GIT_COMMITTER_NAME": self.name, "GIT_COMMITTER_EMAIL": self.email}
         base.setdefault("GIT_AUTHOR_NAME", self.name)
         base.setdefault("GIT_AUTHOR_EMAIL", self.email)
-        # a session of its own, so a timeout ends git's helpers (remote-http, ssh) too
-        process = subprocess.Popen(["git", *args], cwd=self.root, env=base, text=True, start_new_session=True,
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            out, err = process.communicate(input, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            raise GitError(str(self.root), f"git {args[0]} timed out after {timeout:g}s", transient=True) from None
-        result = subprocess.CompletedProcess(process.args, process.returncode, out, err)
-        if check and result.returncode != 0:
-            lines = (err or out).strip().splitlines()
-            raise GitError(str(self.root), f"git {args[0]} failed: {lines[-1] if lines else result.returncode}")
-        return result
+        return run_git(self.root, *args, input=input, env=base, check=check, text=text,
+                       timeout=LOCAL_TIMEOUT if timeout is None else timeout, network=timeout is not None)
 
     def out(self, *args: str, **kwargs: object) -> str:
         return self.run(*args, **kwargs).stdout.strip()  # type: ignore[arg-type]
@@ -152,15 +126,13 @@ class Git:
             names = []
             for stage in (2, 1, 3):  # ours, base, theirs: merge-file's order
                 name = Path(tmp) / str(stage)
-                name.write_bytes(subprocess.run(["git", "cat-file", "blob", stages[stage][1]], cwd=self.root,
-                                                capture_output=True, check=True).stdout)
+                name.write_bytes(run_git(self.root, "cat-file", "blob", stages[stage][1], text=False).stdout)
                 names.append(str(name))
-            merged = subprocess.run(["git", "merge-file", "-p", *names], cwd=self.root, capture_output=True)
+            merged = run_git(self.root, "merge-file", "-p", *names, check=False, text=False)
         if merged.returncode != 0:
             return False
-        blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=self.root, input=merged.stdout,
-                              capture_output=True, check=True).stdout.decode().strip()
-        self.run("update-index", "--cacheinfo", f"{stages[2][0]},{blob},{path}", env=env)
+        blob = run_git(self.root, "hash-object", "-w", "--stdin", input=merged.stdout, text=False).stdout
+        self.run("update-index", "--cacheinfo", f"{stages[2][0]},{blob.decode().strip()},{path}", env=env)
         return True
 
     def replay(self, commits: Sequence[str], onto: str, resource: str) -> str:

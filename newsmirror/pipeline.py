@@ -11,17 +11,17 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import itertools
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from newsmirror import layout, regenerate, remotes, steps
 from newsmirror.editions import open_editions
 from newsmirror.assets import ImageLocaliser
+from newsmirror.clock import utcnow
 from newsmirror.config import Config
 from newsmirror.plan import PlanOptions, plan
 from newsmirror.progress import Reporter
@@ -47,14 +47,6 @@ def run_lock(state_path: Path) -> Iterator[None]:
         except BlockingIOError:
             raise RunLockedError(lock_path) from None
         yield
-
-
-def utcnow() -> datetime:
-    """Now, or the fixed instant in NEWSMIRROR_NOW (ISO 8601), so reruns and crash tests are reproducible."""
-    fixed = os.environ.get("NEWSMIRROR_NOW")
-    if fixed:
-        return datetime.fromisoformat(fixed).astimezone(timezone.utc).replace(microsecond=0)
-    return datetime.now(timezone.utc).replace(microsecond=0)
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,8 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from newsmirror.records import NewsmirrorError, PublishResult, RenderedFile, Stage
-
-
-class PublishError(NewsmirrorError):
-    def __init__(self, resource: str, reason: str):
-        super().__init__(resource, Stage.PUBLISH, reason)
+from newsmirror.gitcmd import GC_TIMEOUT, LOCAL_TIMEOUT, PublishError, run_git
+from newsmirror.records import PublishResult, RenderedFile
 
 
 def scratch_dir(root: Path) -> Path | None:
@@ -129,14 +125,12 @@ class GitRepo:
         self.name, self.email = split_author(author)
         self.changed: list[str] | None = None  # see commit_all
 
-    def git(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def git(self, *args: str, check: bool = True, input: str | None = None,
+            timeout: float = LOCAL_TIMEOUT) -> subprocess.CompletedProcess[str]:
+        """Run git in the work tree as the commit author; GitError (a PublishError) when it fails or hangs."""
         env = {**os.environ, "GIT_AUTHOR_NAME": self.name, "GIT_AUTHOR_EMAIL": self.email,
                "GIT_COMMITTER_NAME": self.name, "GIT_COMMITTER_EMAIL": self.email}
-        result = subprocess.run(["git", *args], cwd=self.root, capture_output=True, text=True, env=env, input=input)
-        if check and result.returncode != 0:
-            detail = (result.stderr or result.stdout).strip().splitlines()
-            raise PublishError(str(self.root), f"git {args[0]} failed: {detail[-1] if detail else result.returncode}")
-        return result
+        return run_git(self.root, *args, input=input, env=env, check=check, timeout=timeout)
 
     def ensure(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -198,7 +192,8 @@ class GitRepo:
             return None
         commit = self.git("commit-tree", tree, *(("-p", head) if head else ()), input=message).stdout.strip()
         self.git("update-ref", "-m", f"commit: {message.splitlines()[0] if message else ''}", "HEAD", commit, head)
-        self.git("gc", "--auto", "--quiet", check=False)  # what `git commit` does to keep loose objects in check
+        # what `git commit` does to keep loose objects in check
+        self.git("gc", "--auto", "--quiet", check=False, timeout=GC_TIMEOUT)
         return commit
 
     def discard_uncommitted(self, paths: Iterable[str]) -> None:

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from newsmirror.clock import utcnow
 from newsmirror.config import Config, Remote
-from newsmirror.gitreplay import Git, GitError, batch_env, redact
+from newsmirror.gitcmd import GitError, redact
+from newsmirror.gitreplay import Git, batch_env
 from newsmirror.progress import Reporter
 from newsmirror.records import NewsmirrorError
 from newsmirror.store import Store
@@ -283,10 +283,6 @@ def forget_removed(git: Git, names: set[str]) -> None:
             git.run("update-ref", "-d", ref)
 
 
-def utcnow() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-
-
 def push_all(config: Config, store: Store, names: tuple[str, ...] = (), force: bool = False,
              sleep: Callable[[float], None] = time.sleep) -> list[PushResult]:
     """Push every configured remote (or those named) its backlog, in parallel; record each outcome. A failed
@@ -309,7 +305,7 @@ def push_all(config: Config, store: Store, names: tuple[str, ...] = (), force: b
         return []
     with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
         results = list(pool.map(lambda job: job[1].run(force), jobs))
-    now = utcnow()
+    now = utcnow().isoformat()
     with store.transaction():
         for (remote, pusher), result in zip(jobs, results):
             if result.ok:
@@ -374,7 +370,8 @@ def compact(config: Config, store: Store, edition: str, sleep: Callable[[float],
     old = git.commit_of(ref)
     if old is None:
         raise GitError(str(config.output_dir), f"no {edition} edition commit to compact yet")
-    message = f"newsmirror: history compacted ({utcnow()}; was {old[:10]}, {git.count(None, old)} commit(s))\n"
+    message = (f"newsmirror: history compacted ({utcnow().isoformat()}; was {old[:10]}, "
+               f"{git.count(None, old)} commit(s))\n")
     new = git.commit_tree(git.tree_of(old), [], message)
     git.update_ref(ref, new, old)  # same tree: the index and the work tree stay as they are
     names = tuple(r.name for r in config.remotes if r.edition == edition and r.allow_force)
@@ -397,8 +394,10 @@ def after_run(config: Config, store: Store, reporter: Reporter) -> list[PushResu
     for result in results:
         reporter.note(result.line(), important=not result.ok)
     try:
-        summary, warnings = size_lines(config)
-    except (subprocess.CalledProcessError, OSError) as exc:
+        summary, warnings = size_lines(config, store)
+    except GitError as exc:  # names the repository
+        summary, warnings = [], [f"SIZE WARNING could not measure the mirror: {exc}"]
+    except OSError as exc:
         summary, warnings = [], [f"SIZE WARNING could not measure {config.output_dir}: {exc}"]
     for line in summary:
         reporter.note(line)

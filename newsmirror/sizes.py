@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import heapq
 import json
-import subprocess
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from newsmirror.config import Config, SizeBudgets
+from newsmirror.gitcmd import run_git
+from newsmirror.store import Store
 
 MB = 1 << 20
 
@@ -34,29 +36,32 @@ def human(size: int) -> str:
     return f"{size} B"
 
 
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
+def _git(root: Path, *args: str, input: str | None = None) -> str:
+    return run_git(root, *args, input=input).stdout
 
 
-CACHE = "newsmirror-size.json"  # in .git: the last report and what it was measured with (derived, safe to lose)
+CACHE = "size_report"  # settings key: the last report and what it was measured with (derived, safe to lose)
+_LEGACY_CACHE = "newsmirror-size.json"  # where it was kept before (in .git)
 
 
-def measure(root: Path, html_dir: str, budgets: SizeBudgets) -> SizeReport | None:
+def measure(root: Path, html_dir: str, budgets: SizeBudgets, store: Store | None = None,
+            save: bool = True) -> SizeReport | None:
     """Measure the mirror at `root`; None before its first commit.
 
-    The tree part costs what changed: the last report is kept in .git with its commit, and a later commit is
-    measured from the diff between the two (a full listing only when there is no usable report)."""
+    The tree part costs what changed: the last report is kept in the state database (`store`) with its commit,
+    and a later commit is measured from the diff between the two (a full listing when there is no usable
+    report). `save=False` reads the report but does not write it (a reader such as `status` must not wait for a
+    running run's write lock)."""
     if not (root / ".git").exists():
         return None
-    head = subprocess.run(["git", "rev-parse", "-q", "--verify", "HEAD^{commit}"], cwd=root, capture_output=True,
-                          text=True).stdout.strip()
+    head = run_git(root, "rev-parse", "-q", "--verify", "HEAD^{commit}", check=False).stdout.strip()
     if not head:
         return None
     counts = dict(line.split(": ", 1) for line in _git(root, "count-objects", "-v").splitlines() if ": " in line)
     history = (int(counts.get("size", 0)) + int(counts.get("size-pack", 0))) * 1024
     site_prefixes = (html_dir.strip("/") + "/", "assets/")
     key = [html_dir, budgets.file_budget_mb, budgets.report_largest]
-    cached = _load_cache(root, key)
+    cached = _load_cache(store, key) if store is not None else None
     tree = None
     if cached is not None and cached["commit"] == head:
         tree = cached["tree"]
@@ -64,7 +69,9 @@ def measure(root: Path, html_dir: str, budgets: SizeBudgets) -> SizeReport | Non
         tree = _updated(root, cached["commit"], head, cached["tree"], site_prefixes, budgets)
     if tree is None:
         tree = _full(root, head, site_prefixes, budgets)
-    _save_cache(root, key, head, tree)
+    if store is not None and save and (cached is None or cached["commit"] != head):
+        _save_cache(store, key, head, tree)
+        (root / ".git" / _LEGACY_CACHE).unlink(missing_ok=True)
     return SizeReport(history_bytes=history, tree_bytes=tree["bytes"], tree_files=tree["files"],
                       site_bytes=tree["site"], largest=tuple(map(tuple, tree["largest"])),
                       over_file_budget=tuple(map(tuple, tree["over"])))
@@ -95,8 +102,7 @@ def _updated(root: Path, old: str, new: str, tree: dict, site_prefixes: tuple[st
              budgets: SizeBudgets) -> dict | None:
     """`tree` (measured at commit `old`) brought to commit `new` from their diff; None when a full listing is
     needed (a listed largest file changed or went away, or `old` is gone)."""
-    result = subprocess.run(["git", "diff-tree", "-r", "-z", "--no-renames", old, new], cwd=root,
-                            capture_output=True, text=True)
+    result = run_git(root, "diff-tree", "-r", "-z", "--no-renames", old, new, check=False)
     if result.returncode != 0:
         return None
     fields = result.stdout.split("\0")
@@ -113,8 +119,8 @@ def _updated(root: Path, old: str, new: str, tree: dict, site_prefixes: tuple[st
     if any(path in listed for path, _, _ in changes):
         return None
     blobs = [blob for _, a, b in changes for blob in (a, b) if blob]
-    sizes = dict(zip(blobs, (int(line) for line in _git_input(root, "\n".join(blobs) + "\n", "cat-file",
-                                                             "--batch-check=%(objectsize)").split()))) if blobs else {}
+    sizes = dict(zip(blobs, (int(line) for line in _git(root, "cat-file", "--batch-check=%(objectsize)",
+                                                        input="\n".join(blobs) + "\n").split()))) if blobs else {}
     tree = {**tree, "largest": [list(f) for f in tree["largest"]], "over": [list(f) for f in tree["over"]]}
     added: list[tuple[str, int]] = []
     changed_paths = {path for path, _, _ in changes}
@@ -134,23 +140,19 @@ def _updated(root: Path, old: str, new: str, tree: dict, site_prefixes: tuple[st
     return tree
 
 
-def _git_input(root: Path, text: str, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, input=text, capture_output=True, text=True, check=True).stdout
-
-
-def _load_cache(root: Path, key: list) -> dict | None:
+def _load_cache(store: Store, key: list) -> dict | None:
     try:
-        data = json.loads((root / ".git" / CACHE).read_text())
-    except (OSError, ValueError):
-        return None  # no report yet, or an unreadable one: measure in full
+        data = json.loads(store.setting(CACHE) or "null")
+    except ValueError:
+        return None  # an unreadable report: measure in full
     return data if isinstance(data, dict) and data.get("key") == key and "tree" in data else None
 
 
-def _save_cache(root: Path, key: list, head: str, tree: dict) -> None:
+def _save_cache(store: Store, key: list, head: str, tree: dict) -> None:
     try:
-        (root / ".git" / CACHE).write_text(json.dumps({"key": key, "commit": head, "tree": tree}))
-    except OSError:
-        pass  # only a cache: the next report lists the tree in full
+        store.save_setting(CACHE, json.dumps({"key": key, "commit": head, "tree": tree}))
+    except sqlite3.Error:
+        pass  # only a cache (a locked or full state file): the next report lists the tree in full
 
 
 def summary_line(report: SizeReport) -> str:
@@ -177,9 +179,10 @@ def warnings(report: SizeReport, budgets: SizeBudgets, shown: int = 10) -> list[
     return lines
 
 
-def size_lines(config: Config) -> tuple[list[str], list[str]]:
-    """(the summary line, warnings) for the mirror of `config`; both empty before the first commit."""
-    report = measure(config.output_dir, config.editions.html_dir, config.size)
+def size_lines(config: Config, store: Store | None = None, save: bool = True) -> tuple[list[str], list[str]]:
+    """(the summary line, warnings) for the mirror of `config`; both empty before the first commit. `store`,
+    `save`: where the last report is kept, and whether to keep this one (see `measure`)."""
+    report = measure(config.output_dir, config.editions.html_dir, config.size, store, save)
     if report is None:
         return [], []
     return [summary_line(report)], warnings(report, config.size)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from newsmirror import remotes
 from newsmirror.config import Config
+from newsmirror.records import Stage
 from newsmirror.sizes import size_lines
-from newsmirror.store import Store
+from newsmirror.store import StateError, Store
 
 
 def status_lines(config: Config, failure_limit: int = 10) -> list[str]:
@@ -16,6 +19,14 @@ def status_lines(config: Config, failure_limit: int = 10) -> list[str]:
         lines.append(f"  {source.name:<20} {source.kind:<8} -> {source.channel:<12} {where}{flag}")
     if not config.state_path.exists():
         return lines + ["", "no runs yet"]
+    try:
+        return lines + _state_lines(config, failure_limit)
+    except sqlite3.Error as exc:  # unreadable, locked by a migration, corrupt: one line naming the file
+        raise StateError(str(config.state_path), f"state database: {exc}", Stage.STATE) from exc
+
+
+def _state_lines(config: Config, failure_limit: int) -> list[str]:
+    lines: list[str] = []
     with Store(config.state_path) as store:
         counts = store.counts()
         lines += ["", "articles per channel (ok / failed / pending):"]
@@ -34,5 +45,6 @@ def status_lines(config: Config, failure_limit: int = 10) -> list[str]:
             lines += ["", "images waiting for a retry (placeholders shown meanwhile):"]
             lines += [f"  {row['src']}  ({row['attempts']} attempt(s))  {row['last_error']}" for row in images]
         lines += remotes.status_lines(config, store)
-    summary, warnings = size_lines(config)
+        # the last report is read, not written: a running run may hold the write lock
+        summary, warnings = size_lines(config, store, save=False)
     return lines + ([""] if summary else []) + summary + warnings

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Iterator, Literal
 
+from newsmirror.clock import utcnow
 from newsmirror.config import Config
 from newsmirror.counter import Targets, load_targets
 from newsmirror.records import NewsmirrorError, Stage
@@ -132,7 +133,7 @@ def import_log(config: Config, store: Store, path: Path, log_format: LogFormat =
     if log_format not in ("combined", "common"):
         raise NewsmirrorError(str(path), Stage.CONFIG, f"unknown log format {log_format!r} (combined or common)")
     targets = load_targets(config, store)
-    stamp = (now or datetime.now(timezone.utc)).isoformat()
+    stamp = (now or utcnow()).isoformat()
     try:
         with _open(path) as handle:
             head = [line for _, line in zip(range(FINGERPRINT_LINES), _complete_lines(handle))]

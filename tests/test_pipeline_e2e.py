@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from newsmirror import publish as publish_module
+from newsmirror.clock import utcnow
 from newsmirror.demo import site as demo
-from newsmirror.pipeline import RunRequest, run_once, utcnow
+from newsmirror.pipeline import RunRequest, run_once
 from newsmirror.progress import Reporter, QUIET
 from newsmirror.records import Candidate
 from newsmirror.store import Store

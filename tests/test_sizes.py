@@ -92,7 +92,9 @@ def test_the_report_after_a_commit_comes_from_the_diff_and_equals_a_full_listing
 
     root = mirror(tmp_path, FILES)
     budgets = SizeBudgets(file_budget_mb=0.003, report_largest=2)
-    measure(root, "site", budgets)  # a full listing, cached with its commit
+    store = Store(":memory:")
+    measure(root, "site", budgets, store)  # a full listing, kept in the state with its commit
+    assert store.setting(CACHE) is not None and not (root / ".git" / "newsmirror-size.json").exists()
     repo = GitRepo(root)
     steps = [
         {"pages/news/b.md": b"b" * 5000, "site/pages/news/b.html": b"q" * 9000},  # added, one over the budget
@@ -108,8 +110,7 @@ def test_the_report_after_a_commit_comes_from_the_diff_and_equals_a_full_listing
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(content)
         repo.commit_all("run")
-        incremental = measure(root, "site", budgets)
-        (root / ".git" / CACHE).unlink()
-        assert incremental == measure(root, "site", budgets)  # the same as listing the whole tree
+        incremental = measure(root, "site", budgets, store)
+        assert incremental == measure(root, "site", budgets)  # the same as listing the whole tree (no state)
     assert incremental.over_file_budget == (("assets/ab/big.webp", 200_000), ("assets/cd/x.webp", 7000),
                                             ("pages/news/b.md", 5000), ("site/pages/news/a.html", 4000))
