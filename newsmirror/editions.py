@@ -1,7 +1,7 @@
 """Editions behind one seam: each form the mirror is published in renders an article's files, renders the list
 pages, and finishes what it derives from the written tree. The pipeline knows only this interface.
 
-    editions = open_editions(config, channel_names, pages_by_url)
+    editions = open_editions(config, store, channel_names, pages_by_url)
     for edition in editions: edition.article_files(state, article)     per changed article (all of them, or none)
     for edition in editions: edition.list_files(lists)                 indexes, home, hot list, feeds ...
     for edition in editions: edition.finish(written)                   after writing: derived files (Pagefind)
@@ -20,7 +20,7 @@ from typing import Protocol
 from newsmirror import layout, render, render_html, search
 from newsmirror.config import Config
 from newsmirror.records import Article, RenderedFile
-from newsmirror.store import ArticleState
+from newsmirror.store import ArticleState, Store
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,8 @@ class MarkdownEdition:
 class HtmlEdition:
     """The static site (and its converted twin): pages, indexes, home, hot list, Atom feeds, Pagefind search."""
 
-    def __init__(self, config: Config, channels: Sequence[str], pages_by_url: Mapping[str, str]):
-        self.config = config
+    def __init__(self, config: Config, store: Store, channels: Sequence[str], pages_by_url: Mapping[str, str]):
+        self.config, self.store = config, store
         self.contexts = render_html.site_contexts(config, channels, pages_by_url)
 
     def article_files(self, state: ArticleState, article: Article) -> list[RenderedFile]:
@@ -86,17 +86,19 @@ class HtmlEdition:
         yield from render_html.render_lists(self.contexts, lists.channels, lists.hot, lists.records, lists.numbers)
 
     def finish(self, written: list[str]) -> list[str]:
-        return search.update_index(self.config, written)
+        return search.update_index(self.config, self.store, written)
 
     def committed(self) -> None:
-        search.index_committed(self.config)
+        search.index_committed(self.config, self.store)
 
 
-def open_editions(config: Config, channels: Sequence[str], pages_by_url: Mapping[str, str]) -> list[Edition]:
-    """The editions the configuration asks for, ready to render with these channels and page links."""
+def open_editions(config: Config, store: Store, channels: Sequence[str], pages_by_url: Mapping[str, str]
+                  ) -> list[Edition]:
+    """The editions the configuration asks for, ready to render with these channels and page links (`store`: the
+    run's state, in its transaction, where the HTML edition keeps what its search index covers)."""
     editions: list[Edition] = []
     if config.editions.markdown:
         editions.append(MarkdownEdition(config, channels, pages_by_url))
     if config.editions.html:
-        editions.append(HtmlEdition(config, channels, pages_by_url))
+        editions.append(HtmlEdition(config, store, channels, pages_by_url))
     return editions

@@ -130,7 +130,7 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
                 changed.add(article_id)
             retired_files = steps.retire(config, store, now, summary, changed)
             names = steps.listed_channels(config, store)
-            editions = open_editions(config, names, regenerate.PagesByUrl(store))
+            editions = open_editions(config, store, names, regenerate.PagesByUrl(store))
             # streamed: each file is rendered, written and dropped in turn (never the whole run in memory)
             files = steps.counted(reporter, "render", itertools.chain(
                 steps.asset_files(config, outcomes, retried),

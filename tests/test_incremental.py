@@ -76,7 +76,7 @@ def mirror(tmp_path: Path, size: int) -> tuple[Config, Store]:
 def rendered(config: Config, store: Store, changed: set[str], full: bool = False) -> dict[str, bytes]:
     with store.transaction():
         names = steps.listed_channels(config, store)
-        editions = open_editions(config, names, regenerate.PagesByUrl(store))
+        editions = open_editions(config, store, names, regenerate.PagesByUrl(store))
         return {f.path: f.content for f in steps.render_changed(config, store, editions, names, changed, NOW,
                                                                 full=full)}
 

@@ -130,3 +130,98 @@ def test_status_on_a_broken_state_file_is_one_line_naming_it(tmp_path):
     assert info.value.resource == str(config.state_path) and info.value.stage is Stage.STATE
     assert "state database:" in info.value.reason
 
+
+# -- the search index: behind its pages (SQLite, in the run's transaction), not committed (git) -------------------
+
+
+class Killed(Exception):
+    """Stands for SIGKILL: the run's transaction rolls back, what it wrote into the work tree stays."""
+
+
+def page(title: str) -> bytes:
+    return (f'<html lang="en"><head><title>{title}</title></head><body><article data-pagefind-body><h1>{title}</h1>'
+            f"<p>{title} happened today in the city.</p></article></body></html>").encode()
+
+
+def search_run(config: Config, store: Store, names: list[str], kill: str | None = None) -> str | None:
+    """One run the way the pipeline publishes: render every page in `names`, write, let the search index update,
+    commit, then the state. `kill`: "before-index" or "before-commit" (after the index was rebuilt)."""
+    from newsmirror.publish import publish
+    from newsmirror.records import RenderedFile
+    from newsmirror.search import index_committed, update_index
+
+    def after_write(written: list[str]) -> list[str]:
+        if kill == "before-index":
+            raise Killed
+        staged = update_index(config, store, written)
+        if kill == "before-commit":
+            raise Killed
+        return staged
+
+    files = [RenderedFile(f"site/pages/news/{name}.html", page(name)) for name in names]
+    try:
+        with store.transaction():
+            result = publish(config.output_dir, files, "run", "newsmirror <n@localhost>", after_write=after_write,
+                             managed=["site"])
+            index_committed(config, store)
+    except Killed:
+        return None
+    return result.commit
+
+
+def indexed_in_head(root: Path) -> int:
+    listing = run_git(root, "ls-tree", "-r", "--name-only", "HEAD", "--", "site/pagefind/fragment").stdout
+    return len(listing.split())
+
+
+def clean(root: Path) -> bool:
+    return run_git(root, "status", "--porcelain").stdout == ""
+
+
+SEARCH = '[editions]\nmarkdown = false\nhtml = true\n'
+
+
+def test_a_bundle_rebuilt_by_a_killed_run_is_committed_by_the_next(tmp_path):
+    config = make_config(tmp_path, SEARCH)
+    root = config.output_dir
+    with Store(config.state_path) as store:
+        assert search_run(config, store, ["a"]) and indexed_in_head(root) == 1
+        assert search_run(config, store, ["a", "b"], kill="before-commit") is None
+        assert (root / "site/pagefind").is_dir() and not clean(root)  # rebuilt, not committed
+        # the next run writes nothing (its pages are on disk byte for byte) and stages the bundle all the same
+        assert search_run(config, store, ["a", "b"]) and indexed_in_head(root) == 2 and clean(root)
+        assert search_run(config, store, ["a", "b"]) is None  # and then nothing is left to do
+    assert not [p.name for p in (root / ".git").iterdir() if p.name.startswith("newsmirror-search-")]
+
+
+def test_pages_written_by_a_run_killed_before_the_index_get_indexed(tmp_path):
+    config = make_config(tmp_path, SEARCH)
+    root = config.output_dir
+    with Store(config.state_path) as store:
+        search_run(config, store, ["a"])
+        assert search_run(config, store, ["a", "b"], kill="before-index") is None
+        # b is committed by the next run without being written again; HEAD's pages then are not those indexed
+        assert search_run(config, store, ["a", "b"])
+        search_run(config, store, ["a", "b"])
+        assert indexed_in_head(root) == 2 and clean(root)
+
+
+def test_runs_that_skip_the_rebuild_leave_the_index_behind_in_the_state(tmp_path):
+    import os
+
+    from newsmirror.search import INDEXED
+
+    config = make_config(tmp_path, SEARCH + "search_every = 60\n")
+    root = config.output_dir
+    entry = root / "site/pagefind/pagefind-entry.json"
+    with Store(config.state_path) as store:
+        search_run(config, store, ["a"])  # no index yet: built whatever search_every says
+        indexed = store.setting(INDEXED)
+        assert search_run(config, store, ["a", "b"]) and indexed_in_head(root) == 1  # rebuilt less than 60 min ago
+        assert search_run(config, store, ["a", "b", "c"], kill="before-commit") is None  # skipped, then killed
+        assert search_run(config, store, ["a", "b", "c"]) and indexed_in_head(root) == 1
+        assert store.setting(INDEXED) == indexed  # still the pages of the first run
+        old = time.time() - 2 * 3600
+        os.utime(entry, (old, old))
+        search_run(config, store, ["a", "b", "c"])  # due: the pages the runs in between committed are indexed now
+        assert indexed_in_head(root) == 3 and clean(root) and store.setting(INDEXED) != indexed
