@@ -1,32 +1,32 @@
 """Where the CPU-bound work of a run (extraction, image recompression) runs: this machine's cores, or a Dask cluster.
 
     with work_pool("dask://10.0.0.5:8786", task_count) as pool:   # or "local", "dask-local"
-        await loop.run_in_executor(pool, extract_article, ...)
+        await loop.run_in_executor(pool.executor, extract_article, ...)
 
 `local` (the default): a forkserver process pool with one worker per core (a thread for a handful of pages); the
 driver (the `newsmirror run` process) fetches every page. `dask-local`: a Dask LocalCluster on this machine (one
 single-threaded worker per core). `dask://HOST:PORT`: the scheduler of an existing Dask cluster. On Dask, article
-pages are fetched and extracted by one task per host (`pagetask.py`, which gets the `Client` from
-`dask_client(pool)`), so per-host politeness holds however many workers there are; image recompression goes to the
-pool as an executor. The driver keeps state, planning, image downloads, rendering and publishing, and the mirror is
-byte-identical to a local run's. Workers need this package (same version) and its dependencies installed:
-`pip install newsmirror` from the same lock file.
+pages are fetched and extracted by one task per host (`pagetask.py`, given the pool's `client`), so per-host
+politeness holds however many workers there are; image recompression goes to the pool's `executor`. The driver
+keeps state, planning, image downloads, rendering and publishing, and the mirror is byte-identical to a local run's.
+Workers need this package (same version) and its dependencies installed: `pip install newsmirror` from the same
+lock file.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-import weakref
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 from newsmirror.records import NewsmirrorError, Stage
 
 PROCESS_POOL_THRESHOLD = 8  # below this many pages, work in a thread: a process pool costs more than it saves
 DASK_PREFIX = "dask://"
-_CLIENTS: weakref.WeakKeyDictionary[Executor, object] = weakref.WeakKeyDictionary()  # Dask executor -> its Client
 
 
 class ExecutorError(NewsmirrorError):
@@ -45,9 +45,12 @@ def check_spec(spec: str) -> str:
     raise ExecutorError(spec, "expected local, dask-local or dask://HOST:PORT")
 
 
-def dask_client(pool: Executor):
-    """The `distributed.Client` behind a pool `work_pool` made for a Dask spec; None for the local pools."""
-    return _CLIENTS.get(pool)
+@dataclass(frozen=True)
+class WorkPool:
+    """A run's pool, open while `work_pool` is: where its CPU-bound work goes."""
+
+    executor: Executor
+    client: Any = None  # the `distributed.Client` behind the executor on Dask; None for the local pools
 
 
 def spreads(pool: Executor) -> bool:
@@ -56,22 +59,21 @@ def spreads(pool: Executor) -> bool:
 
 
 @contextmanager
-def work_pool(spec: str, task_count: int) -> Iterator[Executor]:
+def work_pool(spec: str, task_count: int) -> Iterator[WorkPool]:
+    """The pool `spec` names, for a run of `task_count` pages; closed (its workers or its client) on exit."""
     spec = check_spec(spec)
     if spec == "local":
         if task_count < PROCESS_POOL_THRESHOLD or (os.cpu_count() or 1) < 2:
             with ThreadPoolExecutor(max_workers=1) as pool:
-                yield pool
+                yield WorkPool(pool)
             return
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["newsmirror.extract", "trafilatura", "newsmirror.imaging"])
         with ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=context) as pool:
-            yield pool
+            yield WorkPool(pool)
         return
     with _dask_client(spec) as client:
-        pool = client.get_executor(pure=False)
-        _CLIENTS[pool] = client
-        yield pool
+        yield WorkPool(client.get_executor(pure=False), client)
 
 
 @contextmanager

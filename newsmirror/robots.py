@@ -1,8 +1,9 @@
 """robots.txt, for sources that ask for it (`robots = true`), parsed with protego.
 
-Each host's robots.txt is fetched once per run (one cache per `Fetcher`, which lives for one run) through the same
-fetcher, so its politeness limits apply. RFC 9309: a robots.txt that does not exist (4xx) allows everything; one
-that cannot be read (5xx, timeout, refused) disallows everything for this run, and the URLs are retried next run.
+Each host's robots.txt is fetched once per run through the run's fetcher, so its politeness limits apply; the rules
+are kept by that fetcher (`robots_for`), so they live and die with the run, never in the process. RFC 9309: a
+robots.txt that does not exist (4xx) allows everything; one that cannot be read (5xx, timeout, refused) disallows
+everything for this run, and the URLs are retried next run.
 A Crawl-delay for our user agent slows that host down to it for the rest of the run (at most `fetch.max_retry_after`).
 """
 
@@ -10,14 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from urllib.parse import urlsplit
-from weakref import WeakKeyDictionary
 
 from protego import Protego
 
 from newsmirror.fetch import Fetcher
 from newsmirror.records import FetchError
-
-_caches: WeakKeyDictionary[Fetcher, RobotsCache] = WeakKeyDictionary()
 
 
 class RobotsCache:
@@ -54,8 +52,9 @@ class RobotsCache:
 
 
 def robots_for(fetcher: Fetcher) -> RobotsCache:
-    """The run's robots.txt cache (one per fetcher)."""
-    cache = _caches.get(fetcher)
+    """The robots.txt rules of `fetcher`'s run: held by the fetcher itself (made on first use), so a second run in
+    the same process (`watch`) starts with none and a closed run's rules go with its fetcher."""
+    cache = getattr(fetcher, "robots", None)
     if cache is None:
-        cache = _caches[fetcher] = RobotsCache(fetcher)
+        cache = fetcher.robots = RobotsCache(fetcher)  # type: ignore[attr-defined]
     return cache

@@ -22,7 +22,7 @@ from newsmirror.config import Config, ConfigError, Source
 from newsmirror.decode import decode_html
 from newsmirror.discover import DiscoverError, parse_feed, parse_listing, parse_sitemap, parse_url_list
 from newsmirror.extract import ExtractOptions
-from newsmirror.executor import dask_client, spreads, work_pool
+from newsmirror.executor import spreads, work_pool
 from newsmirror.fetch import Fetcher, FetchRequest
 from newsmirror.ids import article_id as new_article_id, canonical_url
 from newsmirror.plan import Plan, retry_delay
@@ -201,11 +201,11 @@ async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, task
             results.append(result)
 
     loop = asyncio.get_running_loop()
-    with work_pool(pool_spec, len(tasks)) as executor, _images_on(localiser, executor):
+    with work_pool(pool_spec, len(tasks)) as pool, _images_on(localiser, pool.executor):
         def extract(body: bytes, url: str, charset: str | None, opts: ExtractOptions) -> asyncio.Future:
-            return loop.run_in_executor(executor, pagetask.extract_page, body, url, charset, opts)
+            return loop.run_in_executor(pool.executor, pagetask.extract_page, body, url, charset, opts)
 
-        client = dask_client(executor)
+        client = pool.client
         if client is not None:  # the page tasks on the cluster, then their images here (two phases)
             arrived: list[PageResult] = []
             await pagetask.on_cluster(client, requests, fetcher, options, arrived.append)

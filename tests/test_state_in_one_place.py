@@ -22,6 +22,7 @@ from newsmirror.status import status_lines
 from newsmirror.store import StateError, Store
 
 NOW = "2026-03-02T09:00:00+00:00"
+PIXEL_URL = "https://count.example/p/{path}"
 
 
 def make_config(tmp: Path, extra: str = "") -> Config:
@@ -225,3 +226,45 @@ def test_runs_that_skip_the_rebuild_leave_the_index_behind_in_the_state(tmp_path
         os.utime(entry, (old, old))
         search_run(config, store, ["a", "b", "c"])  # due: the pages the runs in between committed are indexed now
         assert indexed_in_head(root) == 3 and clean(root) and store.setting(INDEXED) != indexed
+
+
+# -- caches owned by the run, not the process ----------------------------------------------------------------------
+
+
+def test_each_runs_fetcher_holds_its_own_robots_rules():
+    import asyncio
+
+    import faultserver as fs
+    from faultserver import FaultServer
+    from newsmirror import robots
+    from newsmirror.config import FetchSettings
+    from newsmirror.fetch import Fetcher
+
+    async def one_run(server: FaultServer) -> tuple[list[str | None], object, Fetcher]:
+        async with Fetcher(FetchSettings(retries=0)) as fetcher:
+            cache = robots.robots_for(fetcher)
+            assert robots.robots_for(fetcher) is cache
+            return [await cache.refusal(server.url(p)) for p in ("/a", "/private/b")], cache, fetcher
+
+    with FaultServer() as server:
+        server.route("/robots.txt", fs.reply("User-agent: *\nDisallow: /private/\n", "text/plain"))
+        first, cache, fetcher = asyncio.run(one_run(server))
+        second, other, _ = asyncio.run(one_run(server))  # `watch`: the next run in the same process
+    assert first == second and first[0] is None and "disallowed" in first[1]
+    assert other is not cache and fetcher.robots is cache  # type: ignore[attr-defined]
+    assert server.count("/robots.txt") == 2  # once per run: the second run did not reuse the first one's rules
+    assert not [name for name, value in vars(robots).items()
+                if not name.startswith("__") and (isinstance(value, dict) or "Weak" in type(value).__name__)]
+
+
+def test_the_work_pool_carries_its_executor_and_client():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from newsmirror import executor
+    from newsmirror.executor import WorkPool, work_pool
+
+    with work_pool("local", 1) as pool:
+        assert isinstance(pool, WorkPool) and isinstance(pool.executor, ThreadPoolExecutor) and pool.client is None
+        assert pool.executor.submit(sum, (1, 2)).result() == 3
+    assert not hasattr(executor, "_CLIENTS") and not hasattr(executor, "dask_client")
+
