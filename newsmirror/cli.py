@@ -191,16 +191,13 @@ def status(config_path: Path | None, limit: int) -> None:
 @click.argument("names", nargs=-1)
 def push(config_path: Path | None, names: tuple[str, ...]) -> None:
     """Push each remote (or those NAMED) what it has not received yet; exit 1 if any push failed."""
-    from newsmirror.pipeline import run_lock
-    from newsmirror.remotes import push_all
-    from newsmirror.store import Store
+    from newsmirror.remotes import push_mirror
 
     config = _load(config_path)
     unknown = sorted(set(names) - {r.name for r in config.remotes})
     if unknown or not config.remotes:
         raise click.UsageError(f"no remote named {', '.join(unknown)}" if unknown else "no [[remotes]] configured")
-    with run_lock(config.state_path), Store(config.state_path) as store:
-        results = push_all(config, store, names)
+    results = push_mirror(config, names)
     for result in results:
         click.echo(result.line(), err=not result.ok)
     if any(not r.ok for r in results):
@@ -215,17 +212,14 @@ def push(config_path: Path | None, names: tuple[str, ...]) -> None:
 def compact(config_path: Path | None, edition: str, yes: bool) -> None:
     """Rewrite the edition's history to one commit of its current tree; force-push it to the remotes marked
     allow_force (others keep their history and get the next runs on top of it)."""
-    from newsmirror.pipeline import run_lock
-    from newsmirror.remotes import compact as compact_history
+    from newsmirror.remotes import compact_mirror
     from newsmirror.sizes import human, measure
-    from newsmirror.store import Store
 
     if not yes:
         raise click.UsageError("compact drops the history of the mirror branch; run it with --yes")
     config = _load(config_path)
     before = measure(config.output_dir, config.editions.html_dir, config.size)
-    with run_lock(config.state_path), Store(config.state_path) as store:
-        commit, results = compact_history(config, store, edition)
+    commit, results = compact_mirror(config, edition)
     after = measure(config.output_dir, config.editions.html_dir, config.size)
     sizes = f"; history {human(before.history_bytes)} -> {human(after.history_bytes)}" if before and after else ""
     click.echo(f"compacted the {edition} edition to one commit {commit[:10]}{sizes}")
@@ -309,12 +303,9 @@ def views() -> None:
 @config_option
 def views_import(access_log: Path, log_format: str, config_path: Path | None) -> None:
     """Count pixel hits for mirror pages from ACCESS_LOG (idempotent; addresses are never stored)."""
-    from newsmirror.store import Store
-    from newsmirror.views_import import import_log
+    from newsmirror.views_import import import_file
 
-    config = _load(config_path)
-    with Store(config.state_path) as store:
-        result = import_log(config, store, access_log, log_format)  # type: ignore[arg-type]
+    result = import_file(_load(config_path), access_log, log_format)  # type: ignore[arg-type]
     click.echo(f"{result.file}: {result.lines} lines ({result.already} imported before); {result.views} views "
                f"added for {result.pages} pages; {result.ignored} new lines were not a view of a mirror page")
 

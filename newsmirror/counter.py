@@ -19,18 +19,22 @@ import re
 import resource
 import signal
 import socket
+import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import formatdate
+from typing import Any
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 import httptools
 import uvloop
 
 from newsmirror.config import Config, ConfigError
-from newsmirror.store import Store
+from newsmirror.records import Stage
+from newsmirror.store import StateError, Store
 
 # A transparent 1x1 GIF (43 bytes).
 PIXEL = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
@@ -110,7 +114,7 @@ class Writer:
         return self._store
 
     def flush(self, counts: dict[str, dict[str, int]]) -> Future:
-        return self.pool.submit(self._flush, counts)
+        return self.pool.submit(self._state, self._flush, counts)
 
     def _flush(self, counts: dict[str, dict[str, int]]) -> int:
         store = self._db()
@@ -120,7 +124,14 @@ class Writer:
         return sum(n for _, _, n in rows)
 
     def targets(self) -> Future:
-        return self.pool.submit(lambda: load_targets(self.config, self._db()))
+        return self.pool.submit(self._state, lambda: load_targets(self.config, self._db()))
+
+    def _state(self, work: Callable[..., Any], *args: object) -> Any:
+        """`work(*args)`, its SQLite errors as one line naming the state file (never a traceback)."""
+        try:
+            return work(*args)
+        except sqlite3.Error as exc:
+            raise StateError(str(self.config.state_path), f"state database: {exc}", Stage.STATE) from exc
 
     def close(self) -> None:
         def close_db() -> None:
@@ -361,8 +372,7 @@ class CounterService:
         def done(f: asyncio.Future) -> None:
             if f.cancelled() or f.exception() is None:
                 return
-            sys.stderr.write(f"counter: writing counts to {self.config.state_path} failed ({f.exception()}); "
-                             "keeping them for the next flush\n")
+            sys.stderr.write(f"counter: writing counts failed: {f.exception()}; keeping them for the next flush\n")
             for day, pages in counts.items():
                 into = self.counts.setdefault(day, {})
                 for page, n in pages.items():
@@ -378,7 +388,7 @@ class CounterService:
         try:
             self._use(await asyncio.wrap_future(self.writer.targets()))
         except Exception as exc:  # keep counting with the old set; say why
-            sys.stderr.write(f"counter: reloading pages from {self.config.state_path} failed ({exc})\n")
+            sys.stderr.write(f"counter: reloading pages failed: {exc}\n")
 
     def _use(self, targets: Targets) -> None:
         self.targets, self.pages = targets, targets.pages
@@ -467,7 +477,10 @@ def serve_counter(config: Config, socks: list[socket.socket], processes: int, op
     """Run `processes` workers until SIGTERM/SIGINT, forked after binding: worker i serves `socks[i]` (or all
     share `socks[0]` when there is one socket)."""
     pixel_template(config)
-    Store(config.state_path).close()  # migrate once, before the workers open it
+    try:
+        Store(config.state_path).close()  # migrate once, before the workers open it
+    except sqlite3.Error as exc:
+        raise StateError(str(config.state_path), f"state database: {exc}", Stage.STATE) from exc
     _raise_file_limit(options.max_connections)
     if processes <= 1:
         return run_worker(config, socks[0], options)

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -24,8 +26,8 @@ from newsmirror.config import Config, Remote
 from newsmirror.gitcmd import GitError, redact
 from newsmirror.gitreplay import Git, batch_env
 from newsmirror.progress import Reporter
-from newsmirror.records import NewsmirrorError
-from newsmirror.store import Store
+from newsmirror.records import NewsmirrorError, Stage
+from newsmirror.store import StateError, Store
 
 HTML_REF = "refs/newsmirror/html"
 PUSHED_REF = "refs/newsmirror/pushed/"  # + name: what a remote last received (kept for later rebases)
@@ -379,6 +381,30 @@ def compact(config: Config, store: Store, edition: str, sleep: Callable[[float],
     git.run("reflog", "expire", "--expire=now", "--all")
     git.run("gc", "-q", "--prune=now")
     return new, results
+
+
+def push_mirror(config: Config, names: tuple[str, ...] = ()) -> list[PushResult]:
+    """`newsmirror push`: push each remote (or those named) its backlog, holding the mirror's run lock."""
+    with _locked_state(config) as store:
+        return push_all(config, store, names)
+
+
+def compact_mirror(config: Config, edition: str) -> tuple[str, list[PushResult]]:
+    """`newsmirror compact`: `compact`, holding the mirror's run lock."""
+    with _locked_state(config) as store:
+        return compact(config, store, edition)
+
+
+@contextmanager
+def _locked_state(config: Config) -> Iterator[Store]:
+    """The state database under the run lock; its errors as one line naming the file (stage: publish)."""
+    from newsmirror.pipeline import run_lock  # the pipeline imports this module (it pushes after each run)
+
+    try:
+        with run_lock(config.state_path), Store(config.state_path) as store:
+            yield store
+    except sqlite3.Error as exc:
+        raise StateError(str(config.state_path), f"state database: {exc}", Stage.PUBLISH) from exc
 
 
 def after_run(config: Config, store: Store, reporter: Reporter) -> list[PushResult]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -25,7 +26,7 @@ from newsmirror.clock import utcnow
 from newsmirror.config import Config
 from newsmirror.counter import Targets, load_targets
 from newsmirror.records import NewsmirrorError, Stage
-from newsmirror.store import Store
+from newsmirror.store import StateError, Store
 
 LogFormat = Literal["combined", "common"]
 FINGERPRINT_LINES = 16
@@ -125,6 +126,16 @@ def count_views(lines: Iterator[bytes], targets: Targets, skip: int) -> tuple[di
         key = (page, hit.time.astimezone(timezone.utc).date().isoformat())
         counts[key] = counts.get(key, 0) + 1
     return counts, total, ignored
+
+
+def import_file(config: Config, path: Path, log_format: LogFormat = "combined") -> ImportResult:
+    """`newsmirror views import`: `import_log` into the mirror's state database; its errors as one line naming
+    the file."""
+    try:
+        with Store(config.state_path) as store:
+            return import_log(config, store, path, log_format)
+    except sqlite3.Error as exc:
+        raise StateError(str(config.state_path), f"state database: {exc}", Stage.STATE) from exc
 
 
 def import_log(config: Config, store: Store, path: Path, log_format: LogFormat = "combined",

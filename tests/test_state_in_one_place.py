@@ -268,3 +268,50 @@ def test_the_work_pool_carries_its_executor_and_client():
         assert pool.executor.submit(sum, (1, 2)).result() == 3
     assert not hasattr(executor, "_CLIENTS") and not hasattr(executor, "dask_client")
 
+
+# -- the state file's errors at every entry point ------------------------------------------------------------------
+
+
+def broken_state(tmp_path: Path, extra: str = "") -> Config:
+    config = make_config(tmp_path, extra)
+    config.state_path.write_bytes(b"not a database, just bytes" * 100)
+    return config
+
+
+def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "newsmirror", *args], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("command", [["status"], ["push"], ["compact", "--yes"], ["views", "import", "access.log"],
+                                     ["serve-counter", "--port", "0"]])
+def test_a_broken_state_file_is_one_line_naming_it_and_the_stage(tmp_path, command):
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    config = make_config(tmp_path, f'[[remotes]]\nname = "here"\nurl = "file://{bare}"\n')
+    (tmp_path / "newsmirror.toml").write_text(f'[mirror]\noutput = "mirror"\nstate = "state.db"\n'
+                                              f'counter_pixel = "{PIXEL_URL}"\n'
+                                              f'[[remotes]]\nname = "here"\nurl = "file://{bare}"\n')
+    commit(config.output_dir, {"README.md": "hello\n"})
+    (tmp_path / "access.log").write_text('h - - [10/Oct/2026:13:55:36 +0000] "GET /p.gif HTTP/1.1" 200 43\n')
+    config.state_path.write_bytes(b"not a database, just bytes" * 100)
+    result = cli(tmp_path, *command)
+    stage = "publish" if command[0] in ("push", "compact") else "state"
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == \
+        f"error: {config.state_path} [{stage}] state database: file is not a database"
+
+
+def test_the_counters_writer_reports_state_errors_as_one_line(tmp_path):
+    from newsmirror.counter import Writer
+
+    config = broken_state(tmp_path)
+    writer = Writer(config)
+    try:
+        with pytest.raises(StateError) as info:
+            writer.flush({"2026-03-02": {"pages/a.md": 1}}).result(10)
+    finally:
+        writer.pool.shutdown()
+    assert info.value.resource == str(config.state_path) and info.value.stage is Stage.STATE
