@@ -302,10 +302,10 @@ def test_remote_config_errors_name_the_key(tmp_path, bad, expected):
 def test_remote_and_size_keys_are_documented():
     from newsmirror.config import Remote, SizeBudgets
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
+    reference = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text("utf-8")
     for model in (Remote, SizeBudgets):
         for key in model.model_fields:
-            assert f"`{key}`" in readme, f"{model.__name__}.{key}"
+            assert f"`{key}`" in reference, f"{model.__name__}.{key}"
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
