@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from synthetic_site import POOL, Content, SiteProcess, config_text, pool_photo  # noqa: E402
 
-from newsmirror import pagetask, pipeline, publish, remotes, search, steps  # noqa: E402
+from newsmirror import pagetask, pipeline, publish, remotes, search  # noqa: E402
 from newsmirror.config import ImageSettings, load_config  # noqa: E402
 from newsmirror.progress import Reporter  # noqa: E402
 
@@ -131,12 +131,12 @@ class StageClock:
         setattr(owner, name, timed)
 
     def __enter__(self) -> "StageClock":
-        self.wrap(steps, "discover_all", "discover")
+        self.wrap(pipeline, "discover_all", "discover")
         self.wrap(pipeline, "plan", "plan")
-        self.wrap(steps, "fetch_and_extract", "fetch + extract + images")
+        self.wrap(pipeline, "fetch_and_extract", "fetch + extract + images")
         self.wrap(pagetask, "on_cluster", "  of which page tasks (Dask, per host)")
-        self.wrap(steps, "retry_images", "retry images")
-        self.wrap(steps, "apply_results", "state updates")
+        self.wrap(pipeline, "retry_images", "retry images")
+        self.wrap(pipeline, "_decide_and_apply", "state updates")
         self.wrap(publish, "write_files", "render + write (streamed)")
         self.wrap(search, "update_index", "search index (Pagefind)")
         self.wrap(publish.GitRepo, "commit_all", "git add + commit")

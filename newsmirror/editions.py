@@ -15,11 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
-from newsmirror import layout, render, render_html, search
+from newsmirror import layout, regenerate, render, render_html, search
 from newsmirror.config import Config
-from newsmirror.records import Article, RenderedFile
+from newsmirror.hot import hot_list
+from newsmirror.plan import retry_delay
+from newsmirror.progress import Reporter
+from newsmirror.records import Article, ItemResult, NewsmirrorError, RenderedFile, RunSummary, Stage
 from newsmirror.store import ArticleState, Store
 
 
@@ -102,3 +106,87 @@ def open_editions(config: Config, store: Store, channels: Sequence[str], pages_b
     if config.editions.html:
         editions.append(HtmlEdition(config, store, channels, pages_by_url))
     return editions
+
+
+# -- what a run renders -------------------------------------------------------------------------------------
+
+
+RenderFailure = Callable[[ArticleState, Exception], None]
+
+
+def listed_channels(config: Config, store: Store) -> list[str]:
+    """The channels the editions list: the configured ones, then any other that has entries in state."""
+    configured = config.channel_names()
+    return [name for name in all_channels(config, store)
+            if name in configured or len(regenerate.ChannelEntries(store, name))]
+
+
+def render_changed(config: Config, store: Store, editions: Sequence[Edition], names: list[str], changed: set[str],
+                   now: datetime, full: bool = False, on_failure: RenderFailure | None = None
+                   ) -> Iterator[RenderedFile]:
+    """Every edition's files, one at a time: pages of changed articles, the index pages they touch
+    (`regenerate.index_pages`), the home page, the hot list (and for the HTML edition the touched feeds and
+    the search page). Every list page and every article page missing on disk when the render configuration
+    changed since the last run; every page when `full` (rebuild). Unchanged files are skipped when written.
+
+    An article whose pages cannot be rendered yields none of them and goes to `on_failure` (which takes it out
+    of the lists, see `render_failed`) before any list is rendered; without `on_failure` the error propagates."""
+    root = config.output_dir
+    everything = full or regenerate.render_needs_all(config, store, names)
+    numbers: dict[str, set[int]] | None = None
+    if not everything:  # the index pages to redo, decided before any article can leave the lists
+        touched = changed | set(store.retired_at(now.isoformat()))
+        entries = {name: regenerate.ChannelEntries(store, name) for name in names}
+        numbers = regenerate.index_pages(config, store, entries, touched)
+
+    def stale(state: ArticleState) -> bool:
+        return full or state.id in changed or not all((root / p).exists() for p in layout.page_paths(config, state))
+
+    def articles() -> Iterator[tuple[ArticleState, Article]]:
+        states = (s for batch in store.published_batches() for s in batch if stale(s)) if everything else \
+            (s for s in map(store.article, sorted(changed)) if s is not None and s.status == "ok")
+        for state in states:
+            if state.retired:
+                continue  # retention removed its page; its entries link to the original
+            article = store.article_record(state.id)
+            if article is not None:
+                yield state, article
+
+    for state, article in articles():
+        try:  # the error boundary of rendering: all of an article's files, or none
+            files = [file for edition in editions for file in edition.article_files(state, article)]
+        except Exception as exc:  # noqa: BLE001 - one page that cannot be rendered costs that page only
+            if on_failure is None:
+                raise
+            on_failure(state, exc)
+            continue
+        yield from files
+    channels = {name: regenerate.ChannelEntries(store, name) for name in names}  # counted after any failure
+    lists = Lists(channels, hot_list(config, store, now),
+                  None if numbers is None else {n: p for n, p in numbers.items() if n in channels},
+                  store.article_record)
+    for edition in editions:
+        yield from edition.list_files(lists)
+    regenerate.remember(config, store, names)
+
+
+def render_failed(store: Store, config: Config, now: datetime, run_id: int, summary: RunSummary,
+                  reporter: Reporter) -> RenderFailure:
+    """What `render_changed` does with an article it cannot render: one failure line; the article leaves the
+    lists (status failed) and is fetched and rendered again after the usual back-off."""
+    def failed(state: ArticleState, exc: Exception) -> None:
+        reason = exc.reason if isinstance(exc, NewsmirrorError) else f"unexpected {type(exc).__name__}: {exc}"
+        error = NewsmirrorError(state.url, Stage.RENDER, reason)
+        retry_at = (now + retry_delay(state.attempts + 1, config.mirror.retry_base_minutes)).isoformat()
+        store.mark_failed(state.id, error.stage.value, reason, retry_at, now.isoformat(), unpublish=True)
+        store.record_failure(run_id, state.url, error.stage.value, reason, now.isoformat())
+        summary.failed += 1
+        summary.count(state.channel, "failed")
+        summary.failures.append(ItemResult(state.url, Stage.RENDER, False, state.id, "failed", str(error)))
+        reporter.failure(str(error))
+    return failed
+
+
+def all_channels(config: Config, store: Store) -> list[str]:
+    names = config.channel_names()
+    return names + sorted(c for c in store.channel_names() if c not in names)

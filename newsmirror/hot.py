@@ -8,7 +8,10 @@ weighs `0.5 ** (age / half_life)`: with a half-life of 2 days, yesterday's views
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
+
+from newsmirror.config import Config
+from newsmirror.store import ArticleState, Store
 
 
 def article_id(page: str) -> str | None:
@@ -51,3 +54,17 @@ def rank(views: Iterable[tuple[str, str, int]], today: date, days: int, half_lif
     """Article ids, hottest first (ties: the id, so the order is stable)."""
     scored = scores(views, today, days, half_life_days)
     return sorted(scored, key=lambda ident: (-round(scored[ident], 9), ident))
+
+
+def hot_list(config: Config, store: Store, now: datetime) -> list[ArticleState]:
+    """The most viewed articles of the last `hot_days` days (UTC), recent views weighing more (hot.py)."""
+    today = (now.astimezone(timezone.utc) if now.tzinfo else now).date()
+    views = store.views_since(window_start(today, config.mirror.hot_days).isoformat())
+    ranked = []
+    for article_id in rank(views, today, config.mirror.hot_days, config.counter.hot_half_life_days):
+        state = store.article(article_id)
+        if state is not None and state.status == "ok":
+            ranked.append(state)
+            if len(ranked) == config.mirror.hot_size:
+                break
+    return ranked

@@ -1,9 +1,15 @@
 """One incremental pass, top to bottom:
 
-    discover sources | plan against state | fetch (async) | extract (process pool) | render | publish; then state
+    discover   read_sources.discover_all   sources -> Candidates (+ validators, failures)        I/O
+    plan       plan.plan                   Candidates + state -> FetchTasks                       pure
+    work       work.fetch_and_extract      FetchTasks -> PageResults (page task per host, images)  I/O, all cores
+    decide     decide.decide               PageResults + state -> ArticleUpdates                  pure
+    render     editions.render_changed     state -> every edition's files, streamed               pure + reads
+    publish    publish.publish             files -> the work tree, one git commit                 I/O
+    apply      Store.apply + commit        ArticleUpdates -> state, in the run's one transaction  I/O
 
 State is committed only after the mirror is published, so a run killed at any point is simply done again by the
-next one, which converges to the same files. One bad article is a failure record, never an abort.
+next one, which converges to the same files. One bad item is a failure record, never an abort.
 """
 
 from __future__ import annotations
@@ -18,13 +24,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from newsmirror import layout, regenerate, remotes, steps
-from newsmirror.editions import open_editions
+from newsmirror import layout, regenerate, remotes
 from newsmirror.assets import ImageLocaliser
 from newsmirror.clock import utcnow
 from newsmirror.config import Config
-from newsmirror.plan import PlanOptions, plan
-from newsmirror.progress import Reporter
+from newsmirror.decide import decide
+from newsmirror.editions import listed_channels, open_editions, render_changed, render_failed
+from newsmirror.fetch import Fetcher
+from newsmirror.plan import Plan, PlanOptions, candidate_ids, canonical_urls, plan
+from newsmirror.progress import Reporter, counted, report_failures, tally
+from newsmirror.read_sources import discover_all
+from newsmirror.records import PageResult
+from newsmirror.resolve import ResolvingTransport
+from newsmirror.retention import retire
+from newsmirror.work import asset_files, extract_options, fetch_and_extract, retry_images
 from newsmirror.publish import GitRepo, PublishError, check_tree, publish
 from newsmirror.records import Candidate, NewsmirrorError, RunSummary, Stage
 from newsmirror.store import StateError, Store
@@ -85,7 +98,7 @@ def run_once(config: Config, reporter: Reporter | None = None, request: RunReque
 async def _run(config: Config, store: Store, reporter: Reporter, request: RunRequest, now: datetime,
                progress: _Progress) -> RunSummary:
     stamp = now.isoformat()
-    extractor_options = steps.extract_options(config)  # bad rules files or OpenCC profiles: config errors, first
+    extractor_options = extract_options(config)  # bad rules files or OpenCC profiles: config errors, first
     summary = RunSummary(output=str(config.output_dir))
     run_id = store.start_run(stamp)
     progress.stage = Stage.PUBLISH
@@ -93,29 +106,29 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
     check_tree(config.output_dir, layout.managed_paths(config))  # no symlink out of the mirror, before any write
     progress.stage = Stage.DISCOVER
 
-    async with steps.fetcher(config) as fetcher:
+    async with _fetcher(config) as fetcher:
         if request.only is not None:
             candidates, caches, unread = list(request.only), [], []
         else:
-            candidates, caches, unread = await steps.discover_all(config, store, fetcher, reporter, summary)
+            candidates, caches, unread = await discover_all(config, store, fetcher, reporter, summary)
         progress.stage = Stage.PLAN
         options = PlanOptions(
             id_patterns={s.name: s.id_pattern for s in config.sources},
             max_attempts=config.mirror.max_attempts, retry_base_minutes=config.mirror.retry_base_minutes,
         )
         decided = plan(
-            candidates, store.articles_by_url(steps.canonical_urls(candidates)),
+            candidates, store.articles_by_url(canonical_urls(candidates)),
             [] if request.only is not None else store.failed_articles(), now, options,
-            force=request.force, ids_in_use=store.ids_in_use(steps.candidate_ids(candidates, options.id_patterns)),
+            force=request.force, ids_in_use=store.ids_in_use(candidate_ids(candidates, options.id_patterns)),
         )
-        steps.report_failures(decided.failures, summary, reporter)
+        report_failures(decided.failures, summary, reporter)
         localiser = ImageLocaliser(config.images, store, fetcher, root=config.output_dir) \
             if config.images.localise else None
         progress.stage = Stage.FETCH
-        outcomes = await steps.fetch_and_extract(config, store, fetcher, decided.tasks, extractor_options, localiser,
-                                                 reporter, request.executor)
+        outcomes = await fetch_and_extract(config, store, fetcher, decided.tasks, extractor_options, localiser,
+                                           reporter, request.executor)
         retried = [] if localiser is None else \
-            await steps.retry_images(config, store, localiser, {t.article_id for t in decided.tasks})
+            await retry_images(config, store, localiser, {t.article_id for t in decided.tasks})
 
     progress.stage = Stage.PUBLISH
     try:
@@ -124,18 +137,18 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
                 store.save_cache(url, etag, last_modified, stamp)
             for error in [*unread, *decided.failures]:  # sources and items that failed early: `status` lists them
                 store.record_failure(run_id, error.resource, error.stage.value, error.reason, stamp)
-            changed = steps.apply_results(store, outcomes, decided, now, config, summary, run_id, reporter)
+            changed = _decide_and_apply(store, outcomes, decided, now, config, summary, run_id, reporter)
             for article_id, article, _assets in retried:
                 store.save_article(article_id, article, content_hash(article), None, stamp)
                 changed.add(article_id)
-            retired_files = steps.retire(config, store, now, summary, changed)
-            names = steps.listed_channels(config, store)
+            retired_files = retire(config, store, now, summary, changed)
+            names = listed_channels(config, store)
             editions = open_editions(config, store, names, regenerate.PagesByUrl(store))
             # streamed: each file is rendered, written and dropped in turn (never the whole run in memory)
-            files = steps.counted(reporter, "render", itertools.chain(
-                steps.asset_files(config, outcomes, retried),
-                steps.render_changed(config, store, editions, names, changed, now, full=request.rebuild,
-                                     on_failure=steps.render_failed(store, config, now, run_id, summary, reporter))))
+            files = counted(reporter, "render", itertools.chain(
+                asset_files(config, outcomes, retried),
+                render_changed(config, store, editions, names, changed, now, full=request.rebuild,
+                               on_failure=render_failed(store, config, now, run_id, summary, reporter))))
             reporter.stage("publish", 1)
             summary.publish = publish(config.output_dir, files, commit_message(summary, now),
                                       config.mirror.commit_author,
@@ -161,6 +174,24 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
             raise
         raise error from exc
     return summary
+
+
+def _fetcher(config: Config) -> Fetcher:
+    transport = ResolvingTransport(config.fetch.resolve) if config.fetch.resolve else None
+    return Fetcher(config.fetch, transport=transport)
+
+
+def _decide_and_apply(store: Store, results: list[PageResult], decided: Plan, now: datetime, config: Config,
+                      summary: RunSummary, run_id: int, reporter: Reporter) -> set[str]:
+    """Decide what the results mean (pure), write it to state, count it; return the ids whose page must be
+    (re)rendered."""
+    existing = {s.id: s for s in map(store.article, [r.task.article_id for r in results]) if s is not None}
+    updates = decide(results, existing, now, config.mirror.retry_base_minutes, decided.new_channels)
+    store.apply(updates, run_id, now.isoformat())
+    for update in updates:
+        tally(update, summary, reporter)
+    summary.unchanged += len(decided.unchanged)
+    return {u.article_id for u in updates if u.rerender}
 
 
 def _one_line(exc: Exception, config: Config) -> NewsmirrorError:

@@ -117,3 +117,12 @@ def plan(
 
 def _union(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
     return first + tuple(c for c in second if c not in first)
+
+
+def canonical_urls(candidates: list[Candidate]) -> list[str]:
+    return sorted({canonical_url(c.url) for c in candidates})
+
+
+def candidate_ids(candidates: list[Candidate], id_patterns: dict[str, str | None]) -> set[str]:
+    """The ids new candidates would take (so plan checks collisions against those, not every stored id)."""
+    return {article_id(c.url, id_patterns.get(c.source)) for c in candidates}

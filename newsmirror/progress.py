@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from newsmirror.records import ItemResult, RunSummary
+from newsmirror.records import ItemResult, NewsmirrorError, RenderedFile, RunSummary, Stage
+
+if TYPE_CHECKING:  # decide imports nothing of this module; only the type is needed here
+    from newsmirror.decide import ArticleUpdate
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 
@@ -116,3 +120,42 @@ def make_reporter(verbosity: int) -> Reporter:
     if verbosity > QUIET and sys.stderr.isatty():
         return RichReporter(verbosity)
     return Reporter(verbosity)
+
+
+def counted(reporter: Reporter, stage: str, files: Iterable[RenderedFile]) -> Iterator[RenderedFile]:
+    """Pass files through, advancing the reporter's `stage` as each one is produced."""
+    reporter.stage(stage, None)
+    for file in files:
+        reporter.advance(stage)
+        yield file
+
+
+def report_failures(errors: Iterable[NewsmirrorError], summary: RunSummary, reporter: Reporter) -> None:
+    """Items that failed before they were fetched (planning): one line each, counted as failed."""
+    for error in errors:
+        summary.failed += 1
+        summary.failures.append(ItemResult(error.resource, error.stage, False, error=str(error)))
+        reporter.failure(str(error))
+
+
+def tally(update: ArticleUpdate, summary: RunSummary, reporter: Reporter) -> None:
+    """Count one update in the run's summary (a 304 counts as unchanged, a removal only as its notice) and
+    report it; a failure is one line."""
+    kind, stage = update.kind, Stage(update.stage) if update.stage else Stage.EXTRACT
+    if kind == "channels":
+        return
+    if kind == "failed":
+        error = NewsmirrorError(update.url, stage, update.reason or "")
+        result = ItemResult(update.url, stage, False, update.article_id, kind, str(error))
+        summary.failures.append(result)
+    elif kind == "removed":
+        result = ItemResult(update.url, stage, True, update.article_id, kind, update.reason)
+    elif kind == "not_modified":
+        result = ItemResult(update.url, Stage.FETCH, True, update.article_id, "unchanged")
+        summary.unchanged += 1
+    else:
+        result = ItemResult(update.url, Stage.EXTRACT, True, update.article_id, kind)
+    if kind in ("new", "updated", "unchanged", "failed"):
+        setattr(summary, kind, getattr(summary, kind) + 1)
+        summary.count(update.channel, kind)
+    reporter.item(result)

@@ -12,7 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from newsmirror import layout
 from newsmirror.config import Config
+from newsmirror.editions import all_channels
+from newsmirror.hot import hot_list
+from newsmirror.records import RunSummary
+from newsmirror.store import Store
 
 
 @dataclass(frozen=True)
@@ -34,3 +39,21 @@ def policy_for(config: Config, channel: str) -> Policy:
     newest = settings.keep_newest if settings and settings.keep_newest is not None else config.mirror.keep_newest
     days = settings.keep_days if settings and settings.keep_days is not None else config.mirror.keep_days
     return Policy(newest, days)
+
+
+def retire(config: Config, store: Store, now: datetime, summary: RunSummary, changed: set[str]) -> list[str]:
+    """Apply retention: mark the articles it selects as retired in state; return their page files to remove.
+    Pages whose text links to a retired article join `changed`, so their link goes back to the original URL."""
+    policies = {name: policy_for(config, name) for name in all_channels(config, store)}
+    policies = {name: policy for name, policy in policies.items() if policy.active}
+    if not policies:
+        return []
+    protected = {state.id for state in hot_list(config, store, now)}
+    chosen = [state for name, policy in policies.items()
+              for state in store.retention_candidates(name, policy.keep_newest, policy.cutoff_day(now))
+              if state.id not in protected]
+    store.retire([state.id for state in chosen], now.isoformat())
+    changed.update(store.articles_linking_to([state.url for state in chosen]))
+    for state in chosen:
+        summary.count(state.channel, "removed")
+    return [path for state in chosen for path in layout.article_files(config, state)]

@@ -1,4 +1,4 @@
-"""The hot list: ranking with a window and time decay (pure), and steps.hot_list over a real SQLite state."""
+"""The hot list: ranking with a window and time decay (pure), and hot_list over a real SQLite state."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from newsmirror import hot
 from newsmirror.config import parse_config
 from newsmirror.records import Article
-from newsmirror.steps import hot_list
+from newsmirror.hot import hot_list
 from newsmirror.store import Store
 
 TODAY = date(2026, 11, 26)

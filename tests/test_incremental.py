@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from newsmirror import layout, regenerate, render, steps
+from newsmirror import layout, regenerate
 from newsmirror.config import Config, parse_config
-from newsmirror.editions import open_editions
+from newsmirror.editions import all_channels, listed_channels, open_editions, render_changed
 from newsmirror.records import Article
 from newsmirror.store import Store
 from newsmirror.transform import content_hash
@@ -69,15 +69,15 @@ def mirror(tmp_path: Path, size: int) -> tuple[Config, Store]:
     with store.transaction():
         for index in range(1, size + 1):
             add(store, index, minutes_ago=10 * index)
-        regenerate.remember(config, store, steps._all_channels(config, store))
+        regenerate.remember(config, store, all_channels(config, store))
     return config, store
 
 
 def rendered(config: Config, store: Store, changed: set[str], full: bool = False) -> dict[str, bytes]:
     with store.transaction():
-        names = steps.listed_channels(config, store)
+        names = listed_channels(config, store)
         editions = open_editions(config, store, names, regenerate.PagesByUrl(store))
-        return {f.path: f.content for f in steps.render_changed(config, store, editions, names, changed, NOW,
+        return {f.path: f.content for f in render_changed(config, store, editions, names, changed, NOW,
                                                                 full=full)}
 
 
