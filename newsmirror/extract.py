@@ -23,12 +23,9 @@ from newsmirror.extract_clean import MAX_CHARS, PageError, base_url_of, parse_ht
 from newsmirror.extract_filters import (
     body_text_length,
     cut_at_related_heading,
-    drop_notices,
-    drop_own_url,
     drop_related_blocks,
     drop_standfirst,
     drop_teaser_lines,
-    drop_teaser_lists,
     drop_teaser_runs,
     drop_trailing_boilerplate,
     move_captions,
@@ -174,14 +171,11 @@ def _filter_body(body, heuristics: Heuristics, meta: PageMeta, url: str, *, prun
     if prune:
         steps += [
             ("standfirst", partial(drop_standfirst, texts=texts), meta.description),
-            ("own_url", partial(drop_own_url, texts=texts), url),
             ("related_block", partial(drop_related_blocks, texts=texts)),
             ("related_cut", partial(cut_at_related_heading, texts=texts)),
             ("caption_paragraphs", partial(move_captions, texts=texts)),
-            ("teaser_lists", partial(drop_teaser_lists, texts=texts)),
             ("teaser_lines", partial(drop_teaser_lines, texts=texts)),
             ("teaser_runs", partial(drop_teaser_runs, texts=texts)),
-            ("notices", partial(drop_notices, texts=texts)),
             ("trailing_boilerplate", partial(drop_trailing_boilerplate, texts=texts)),
         ]
     heuristics.filters(body, steps, measure=partial(body_text_length, texts=texts))

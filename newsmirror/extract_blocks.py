@@ -112,23 +112,18 @@ def _wrap_runs(el) -> int:
     return made
 
 
-NOSCRIPT_MIN_CHARS = 200  # a <noscript> with this much text holds content, not a "please enable JavaScript" note
-
-
 def keep_noscript_content(root) -> int:
-    """A <noscript> holding running text (a page rendered by script keeps its article there for readers
-    without it; or an unclosed tag inside one swallowed the rest of the page) loses its tag and keeps its
-    content, unless that text is on the page twice. Returns how many were unwrapped."""
+    """A <noscript> holding paragraphs of running text (a page rendered by script keeps its article there for
+    readers without it; or an unclosed tag inside one swallowed the rest of the page) loses its tag and keeps
+    its content, unless that text is on the page twice. Returns how many were unwrapped."""
     kept = 0
     page_text = None
     for noscript in list(root.iter("noscript")):
-        text = noscript.text_content()
-        if len(text.strip()) < NOSCRIPT_MIN_CHARS or noscript.getparent() is None:
+        if noscript.getparent() is None or not holds_prose(noscript):
             continue
         if page_text is None:
-            page_text = root.text_content()
-        start = " ".join(text.split())[:80]
-        if " ".join(page_text.split()).count(start) > 1:
+            page_text = " ".join(root.text_content().split())
+        if page_text.count(" ".join(noscript.text_content().split())[:80]) > 1:
             continue
         noscript.drop_tag()
         kept += 1

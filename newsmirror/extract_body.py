@@ -11,11 +11,11 @@ from html import escape
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urljoin
 
 from lxml import etree
 from lxml import html as lxml_html
 
+from newsmirror.extract_images import absolute_url
 from newsmirror.records import ImageRef
 
 _HI = {"#b": "strong", "#i": "em", "#u": "em", "#t": "code", "#sub": "sub", "#sup": "sup"}
@@ -66,34 +66,52 @@ class _Context:
     images: list[ImageRef] = field(default_factory=list)
 
 
-def _convert(src, out, ctx: _Context) -> None:
-    """Append the converted children of `src` to `out`."""
-    _append_text(out, src.text)
-    for child in src:
-        if not isinstance(child.tag, str):
-            _append_text(out, child.tail)
+def _rename(body, ctx: _Context) -> None:
+    """Turn trafilatura's XML elements into ours, in place: renamed, attributes dropped (a link keeps its href,
+    resolved); an element we have no tag for gives way to its content; a picture becomes a <figure>."""
+    unknown: set[str] = set()
+    pictures = []
+    for el in body.iterdescendants():
+        tag = el.tag
+        if not isinstance(tag, str):
             continue
-        if child.tag in ("graphic", "img"):
-            url = (child.get("src") or "").strip()
-            if url and not url.startswith("data:") and not any(i.src == url for i in ctx.images):
-                ref = ImageRef(url, ctx.alts.get(url) or child.get("alt") or "", ctx.captions.get(url, ""))
-                ctx.images.append(ref)
-                figure = etree.SubElement(out, "figure")
-                etree.SubElement(figure, "img", src=ref.src, alt=ref.alt)
-                if ref.caption:
-                    etree.SubElement(figure, "figcaption").text = ref.caption
-        else:
-            tag = _tag_for(child)
-            if tag is None:  # unknown wrapper: keep its content
-                _convert(child, out, ctx)
-            else:
-                new = etree.SubElement(out, tag)
-                if tag == "a":
-                    href = urljoin(ctx.base_url, (child.get("target") or child.get("href") or "").strip())
-                    if href.startswith(("http://", "https://", "mailto:")):
-                        new.set("href", href)
-                _convert(child, new, ctx)
-        _append_text(out, child.tail)
+        if tag in ("graphic", "img"):
+            pictures.append(el)
+            continue
+        new = _tag_for(el)
+        if new is None:
+            unknown.add(tag)
+            continue
+        href = (el.get("target") or el.get("href") or "") if new == "a" else None
+        el.attrib.clear()
+        el.tag = new
+        if href:
+            href = absolute_url(ctx.base_url, href.strip())
+            if href.startswith(("http://", "https://", "mailto:")):
+                el.set("href", href)
+    for el in pictures:
+        _picture(el, ctx)
+    if unknown:
+        etree.strip_tags(body, *unknown)
+    body.tag = "div"
+    body.attrib.clear()
+
+
+def _picture(el, ctx: _Context) -> None:
+    """A picture of the extracted body as a <figure> (with its caption), or gone if it has no usable source."""
+    url = (el.get("src") or "").strip()
+    if not url or url.startswith("data:") or any(i.src == url for i in ctx.images):
+        _append_after(el, el.tail)
+        el.getparent().remove(el)
+        return
+    ref = ImageRef(url, ctx.alts.get(url) or el.get("alt") or "", ctx.captions.get(url, ""))
+    ctx.images.append(ref)
+    figure = etree.Element("figure")
+    etree.SubElement(figure, "img", src=ref.src, alt=ref.alt)
+    if ref.caption:
+        etree.SubElement(figure, "figcaption").text = ref.caption
+    figure.tail = el.tail
+    el.getparent().replace(el, figure)
 
 
 def _hoist_figures(body) -> None:
@@ -148,24 +166,29 @@ def _is_layout_cell(cell) -> bool:
 
 def _layout_parts(body) -> list:
     """The tables, rows and cells of the body that lay out a page rather than hold data (trafilatura keeps a
-    page built of tables as rows and cells, with the article's paragraphs, headings and tables inside them)."""
+    page built of tables as rows and cells, with the article's paragraphs, headings and tables inside them),
+    and rows or cells outside a table."""
     parts: dict[int, object] = {}
+
+    def take(el) -> None:
+        parts[id(el)] = el
+
+    for row in body.iter("tr"):
+        if row.getparent() is None or row.getparent().tag != "table":
+            take(row)
     for cell in body.iter("td", "th"):
+        row = cell.getparent()
+        if row is None or row.tag != "tr" or id(row) in parts:
+            take(cell)
+            continue
         if id(cell) in parts or not _is_layout_cell(cell):
             continue
-        row = cell.getparent()
-        top = cell if row is None or row.tag != "tr" else row
-        if top is row and row.getparent() is not None and row.getparent().tag == "table":
-            top = row.getparent()
-        for el in top.iter("table", "tr", "td", "th"):
-            if el is top or _owner(el) is top:
-                parts[id(el)] = el
+        table = row.getparent()
+        take(table)
+        for el in table.iter("tr", "td", "th"):
+            if next(el.iterancestors("table"), None) is table:
+                take(el)
     return sorted(parts.values(), key=_depth, reverse=True)
-
-
-def _owner(el):
-    """The nearest table, row or cell above `el`."""
-    return next(el.iterancestors("table", "tr", "td", "th"), None)
 
 
 def _depth(el) -> int:
@@ -207,11 +230,11 @@ def _dissolve(el) -> None:
 def xml_to_body(
     xml_body, base_url: str, captions: dict[str, str], alts: dict[str, str]
 ) -> tuple[object, list[ImageRef]]:
-    """Convert trafilatura's XML body into a <div> of clean HTML (links resolved against `base_url`);
-    also return the images in document order."""
-    body = etree.Element("div")
+    """Convert trafilatura's XML body (in place: it becomes the <div> returned) into clean HTML (links resolved
+    against `base_url`); also return the images in document order."""
+    body = xml_body
     ctx = _Context(base_url, captions, alts)
-    _convert(xml_body, body, ctx)
+    _rename(body, ctx)
     for part in _layout_parts(body):
         _dissolve(part)
     _hoist_figures(body)
@@ -301,22 +324,39 @@ def body_to_text(body) -> str:
 
 
 def _norm(text: str) -> str:
-    return "".join(ch for ch in text.lower() if ch.isalnum())
+    """Lower-case letters and digits only (a headline compared whatever its punctuation and spacing)."""
+    return _NOT_ALNUM.sub("", text.lower())
+
+
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
+KICKER_MAX_CHARS = 50  # a section label or kicker above the headline is shorter than this
 
 
 def drop_headline(body, headlines: tuple[str, ...], lookahead: int = 3) -> int:
-    """Remove leading blocks that repeat the headline (the title is not running text)."""
+    """Remove leading blocks that repeat the headline (the title is not running text), and the short kicker or
+    section label above it."""
     wanted = {n for n in map(_norm, headlines) if n}
-    removed = 0
     if not wanted:
-        return removed
-    for child in list(body)[:lookahead]:
+        return 0
+    longest = 2 * max(len(h) for h in headlines)  # a block longer than this is no headline (normalised or not)
+    removed = 0
+    above: list = []  # short blocks before the headline (kickers)
+    for child in list(body)[: lookahead + 2]:
         if child.tag == "figure":
             continue
-        text = _norm("".join(child.itertext()))
+        raw = "".join(child.itertext())
+        if len(raw) > longest:
+            break
+        text = _norm(raw)
         if text and text in wanted:
-            body.remove(child)
-            removed += 1
-        elif len(text) > 0:
+            for el in (*above, child):
+                body.remove(el)
+                removed += 1
+            above = []
+        elif 0 < len(text) <= KICKER_MAX_CHARS and len(above) < 2:
+            above.append(child)
+        elif text:
             break
     return removed

@@ -18,7 +18,9 @@ from lxml import html as lxml_html
 
 from newsmirror.extract_blocks import drop_elements, holds_prose, keep_noscript_content, loose_text_paragraphs
 from newsmirror.extract_heuristics import Heuristics
+from newsmirror.extract_posts import drop_replies
 from newsmirror.extract_images import find_captions, prepare_images
+from newsmirror.extract_names import PageNames
 from newsmirror.htmltree import remove_keeping_tail
 
 MAX_CHARS = 8_000_000  # refuse decoded pages larger than this (a news article is < 1 MB of HTML)
@@ -109,11 +111,23 @@ def _is_grid(table, sizes: list[int]) -> bool:
     return common >= 2 and widths.count(common) >= 0.8 * len(widths)
 
 
+def _has_navigation_cell(table) -> bool:
+    """A cell of this table (not of a table inside it) that is mostly links: a menu beside the content."""
+    for cell in table.iter("td", "th"):
+        if next(cell.iterancestors("table"), None) is not table:
+            continue
+        size = len(cell.text_content().strip())
+        if size >= 20 and sum(len(a.text_content().strip()) for a in cell.iter("a")) >= 0.7 * size:
+            return True
+    return False
+
+
 def unwrap_layout_tables(root) -> int:
-    """Turn layout tables into plain divs, so the extractor judges each cell as its own block."""
+    """Turn layout tables that set a menu beside the content into plain divs, so the extractor judges each cell
+    as its own block (a layout table without one is left whole: its content may span several cells)."""
     count = 0
     for table in list(root.iter("table")):
-        if table.getparent() is not None and is_layout_table(table):
+        if table.getparent() is not None and is_layout_table(table) and _has_navigation_cell(table):
             for el in list(table.iter("tbody", "thead", "tfoot", "tr", "td", "th")):
                 if next(el.iterancestors("table")) is table:  # not the parts of a nested (data) table
                     el.tag = "div"
@@ -123,10 +137,7 @@ def unwrap_layout_tables(root) -> int:
     return count
 
 
-_HIDDEN_XPATH = (
-    "//*[@hidden or contains(translate(@style, ' ', ''), 'display:none')"
-    " or contains(translate(@style, ' ', ''), 'visibility:hidden')]"
-)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _BODYISH = re.compile(r"body|content|text|article|story|entry|chunk|paragraph|post", re.IGNORECASE)
 MERGE_MIN_TEXT = 200  # a split-body part must hold this much paragraph text
 
@@ -134,7 +145,11 @@ MERGE_MIN_TEXT = 200  # a split-body part must hold this much paragraph text
 def remove_hidden(root) -> int:
     """Drop elements the page hides (metadata blocks, templates), unless one holds most of the page's text
     (some pages hide the article until a script reveals it)."""
-    hidden = [el for el in root.xpath(_HIDDEN_XPATH) if el.tag not in ("html", "body", "head")]
+    hidden = [
+        value.getparent() for value in root.xpath("//@hidden | //@style")
+        if value.attrname == "hidden" or _HIDDEN_STYLE.search(value)
+    ]
+    hidden = [el for el in dict.fromkeys(hidden) if el.tag not in ("html", "body", "head")]
     if not hidden:
         return 0
     total = len(root.text_content())
@@ -178,48 +193,19 @@ def _is_inside(el, ancestor) -> bool:
     return any(a is ancestor for a in el.iterancestors())
 
 
-_WIDGET_WORDS = frozenset(
-    "newsletter newsletters subscribe subscription signup share sharing sharebar social related recommended "
-    "recommendations recirc recirculation outbrain taboola promo trending popular mostread mostpopular "
-    "breadcrumb breadcrumbs cookie cookies consent".split()
-)
-_CONTENT_WORDS = frozenset("article body content story post entry main text".split())
-_TOKEN = re.compile(r"[^a-z0-9]+")
-WIDGET_MAX_CHARS = 1500
+_GATED_WORDS = ("paywall", "premium", "paid", "subscri", "locked", "meter", "restricted", "preview", "truncat", "blur",
+                "obfusc", "fade")
+_GATED = re.compile("|".join(_GATED_WORDS), re.IGNORECASE)
 
 
-def remove_widgets(root) -> int:
-    """Drop small blocks whose class/id names them a widget (newsletter, share, related, promo, ...).
-    Names are split into words, so "article-body" never matches "body-share"'s rules by substring; a block
-    that is also named as content, or holds much text, stays (the extractor judges it)."""
-    total = None
-    count = 0
-    for el in list(root.iter("div", "section", "aside", "ul", "p", "span", "figure")):
-        hint = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
-        if len(hint) < 4:
-            continue
-        words = set(_TOKEN.split(hint))
-        if not words & _WIDGET_WORDS or words & _CONTENT_WORDS or el.getparent() is None:
-            continue
-        size = len(el.text_content())
-        if total is None:
-            total = len(root.text_content())
-        if size < WIDGET_MAX_CHARS and size < 0.3 * total and not holds_prose(el):
-            remove_keeping_tail(el)
-            count += 1
-    return count
-
-
-_GATED = re.compile(r"paywall|premium|paid|subscri|locked|meter|restricted|preview|truncat|blur|obfusc|fade",
-                    re.IGNORECASE)
-
-
-def unmark_previews(root) -> int:
+def unmark_previews(root, names: PageNames) -> int:
     """A container named as gated content (paywall, premium, subscriber, locked, preview, blurred, ...) that
     holds paragraphs of running text is the visible part of the article: its gating names go, so no
     boilerplate rule (ours or the extractor's, which drop "premium" and "paid content" blocks) removes it."""
     count = 0
-    for el in root.xpath("//*[self::div or self::section or self::article or self::main][@class or @id]"):
+    for el in names.find(_GATED_WORDS):
+        if el.tag not in ("div", "section", "article", "main"):
+            continue
         cls, ident = el.get("class") or "", el.get("id") or ""
         if not (_GATED.search(cls) or _GATED.search(ident)) or not holds_prose(el):
             continue
@@ -263,11 +249,14 @@ def unwrap_embedded_posts(root) -> int:
 
 def remove_hover_cards(root) -> int:
     """Pop-up cards inside running text (a person's photo and latest headlines shown on hovering a name): an
-    inline span in a paragraph holding a picture and several links. Dropped, else their text splits the
-    sentence; the largest span holding only the card goes (not the one that also holds the hovered name)."""
+    inline span in a paragraph holding a picture and several links, its text mostly those links. Dropped, else
+    their text splits the sentence; the largest span holding only the card goes (not the one that also holds
+    the hovered name)."""
     count = 0
     for span in root.xpath("//p//span[.//img][count(.//a) >= 2][not(.//span[.//img][count(.//a) >= 2])]"):
         card, text = span, span.text_content().strip()
+        if sum(len(a.text_content().strip()) for a in span.iter("a")) < len(text) / 2:
+            continue  # a picture's caption, or running text, with links in it
         for parent in span.iterancestors():
             if parent.tag != "span" or parent.text_content().strip() != text:
                 break
@@ -285,18 +274,19 @@ def _count_blocks(el) -> int:
 def prepare(root, url: str, heuristics: Heuristics) -> PreparedPage:
     """Prepare a parsed page for extraction (in place) and collect image captions."""
     base = base_url_of(root, url)
+    names = PageNames(root)
     run = heuristics.run
     run("noscript_body", keep_noscript_content, root)
     run("hidden_blocks", remove_hidden, root)
-    run("paywall_preview", unmark_previews, root)
+    run("paywall_preview", unmark_previews, root, names)
+    run("forum_replies", drop_replies, root, names)
     run("embedded_posts", unwrap_embedded_posts, root)
     run("hover_cards", remove_hover_cards, root)
     run("layout_tables", unwrap_layout_tables, root)
     run("split_bodies", merge_split_bodies, root)
-    run("widgets", remove_widgets, root)
     guard = partial(heuristics.trace.add, "guard:drop")
     drop_elements(root, _ALWAYS_DROP, guard, keep=_noscript_picture)  # (those go in prepare_images)
-    for el in list(root.iter("nav")):
+    for el in list(root.iter("nav", "head")):  # (the head's metadata was read before preparing)
         remove_keeping_tail(el)
     run("loose_paragraphs", loose_text_paragraphs, root)
     prepare_images(root, base)  # (links in the body are made absolute after extraction: far fewer of them)

@@ -25,22 +25,18 @@ HEURISTICS: dict[str, str] = {
     "hover_cards": "prepare: pop-up cards inside paragraphs (picture + several links) go",
     "layout_tables": "prepare: layout tables (nested, or cells holding blocks or long text) become divs",
     "split_bodies": "prepare: an article body split into same-class containers is joined",
-    "widgets": "prepare: small blocks whose class/id names a widget (share, newsletter, related, ...) go",
     "loose_paragraphs": "prepare: text set straight into a container (between blocks, split by <br><br>) becomes <p>s",
-    "forum_replies": "prepare: on a thread of same-class posts, replies after the first post go",
+    "forum_replies": "prepare: on a forum thread (sibling posts, each naming its poster), replies after the first go",
     "caption_blocks": "prepare: image captions and credits are taken out of the text flow",
     # body: filters on the extracted body
-    "headline": "body: leading blocks that repeat the headline go",
+    "headline": "body: leading blocks that repeat the headline go, with a short kicker above them",
     "standfirst": "body: a leading heading that repeats the page description goes",
-    "own_url": "body: a line that is the page's own address goes",
     "related_cut": "body: a 'Related stories' heading late in the body and what follows it go",
     "related_block": "body: a 'Related' heading with the link list after it goes, the text after it stays",
     "caption_paragraphs": "body: paragraphs that are photo captions or credits go into the figure",
-    "teaser_lists": "body: lists whose items are mostly link teasers go",
     "teaser_lines": "body: 'Read more: ...'-style lines that are one link go",
     "teaser_runs": "body: runs of three or more link-dominated blocks, and teasers ending the body, go",
     "trailing_boilerplate": "body: short newsletter/share/follow lines and dangling headings at the end go",
-    "notices": "body: reprint and licensing notices at the start or end go",
 }
 
 MAX_FILTER_CUT = 0.6  # a body filter may remove at most this share of the body's text

@@ -129,6 +129,14 @@ def _unwrap_noscripts(root) -> None:
             remove_keeping_tail(noscript)
 
 
+def absolute_url(base: str, url: str) -> str:
+    """`url` resolved against `base`; an absolute http(s) URL without dot segments is returned as it is (the
+    common case, and urljoin costs microseconds per link)."""
+    if url.startswith(("https://", "http://")) and "/." not in url:
+        return url
+    return urljoin(base, url)
+
+
 def _inside(el, ancestor) -> bool:
     return any(a is ancestor for a in el.iterancestors())
 
@@ -142,7 +150,7 @@ def prepare_images(root, base_url: str) -> None:
         if lazy and (is_placeholder(src) or img.get("data-src") or img.get("data-original")):
             src = lazy
         if src and not src.startswith("data:"):
-            src = urljoin(base_url, src.strip())
+            src = absolute_url(base_url, src.strip())
         if not src or is_junk(img, src):
             remove_keeping_tail(img)
             continue
@@ -153,10 +161,7 @@ def prepare_images(root, base_url: str) -> None:
         remove_keeping_tail(source)
 
 
-_CAPTION_XPATH = (
-    "//figcaption | //*[contains(@class,'caption') or contains(@class,'Caption') or contains(@class,'credit')"
-    " or contains(@class,'Credit')][not(self::img)]"
-)
+_CAPTION_XPATH = "//figcaption | //@class[contains(., 'aption') or contains(., 'redit')]/parent::*[not(self::img)]"
 
 
 def find_captions(root) -> list[tuple[object, str, list]]:

@@ -125,7 +125,7 @@ def _first_date(*values: str | None) -> str | None:
 
 
 def _microdata(root, prop: str) -> str | None:
-    for el in root.iterfind(f".//*[@itemprop='{prop}']"):
+    for el in root.xpath(f"//@itemprop[. = '{prop}']/parent::*"):
         value = el.get("content") or el.get("datetime") or el.text_content()
         if value and value.strip():
             return value.strip()
@@ -138,8 +138,8 @@ def _text(el) -> str:
 
 def _visible_author(root) -> str | None:
     # the most specific first: a byline often also holds the date and a "By"/"文／" prefix
-    for xpath in (".//*[@rel='author']", ".//*[contains(concat(' ',@class,' '),' author ')]",
-                  ".//*[contains(@class,'byline')]", ".//*[contains(@class,'author')]"):
+    for xpath in ("//@rel[. = 'author']/parent::*", "//@class[contains(concat(' ', ., ' '), ' author ')]/parent::*",
+                  "//@class[contains(., 'byline')]/parent::*", "//@class[contains(., 'author')]/parent::*"):
         for el in root.xpath(xpath):
             text = _BY.sub("", _text(el)).strip()
             if 2 < len(text) < 80:

@@ -11,6 +11,7 @@ headline).
 from __future__ import annotations
 
 import re
+from itertools import islice
 
 from lxml import etree
 
@@ -26,14 +27,8 @@ _SOURCE_TAGS = (*_SOURCE_BLOCKS, "div", "section", "article", "main", "img")
 
 def _key(texts) -> str:
     """The first KEY_CHARS letters and digits (lower case) of a text given as pieces."""
-    found: list[str] = []
-    size = 0
-    for piece in texts:
-        found.append(piece)
-        size += len(piece)
-        if size >= 4 * KEY_CHARS:
-            break
-    return _NOT_ALNUM.sub("", "".join(found)[: 8 * KEY_CHARS].lower())[:KEY_CHARS]
+    found = "".join(islice(texts, 6))
+    return _NOT_ALNUM.sub("", found[: 5 * KEY_CHARS // 2].lower())[:KEY_CHARS]
 
 
 _NOT_ALNUM = re.compile(r"[\W_]+")
@@ -97,7 +92,8 @@ def place_images(body, root, captions: dict[str, str], alts: dict[str, str]) -> 
         trailing = [img for img in pending if any(img is t for t in trailing)]
     if trailing:
         placed.append((len(body), trailing))
-    holders = {id(a) for el, _ in anchors for a in el.iterancestors()} | {id(el) for el, _ in anchors}
+    held = [a for el, _ in anchors for a in (el, *el.iterancestors())]  # (holding them keeps their ids theirs)
+    holders = {id(a) for a in held}
     children = list(body)
     seen: set[str] = set()
     for index, pictures in reversed(placed):
@@ -140,17 +136,27 @@ ARTICLE_SHARE = 0.8  # the article element holds this share of the found text (a
 
 def _article_element(anchors: list[tuple[object, int]], body):
     """The deepest page element holding ARTICLE_SHARE of the found blocks' text."""
-    sizes = [len("".join(body[index].itertext())) for _, index in anchors]
-    total = sum(sizes) or 1
+    by_parent: dict[int, list] = {}  # blocks' text by their parent (many blocks share one): fewer climbs
+    for el, index in anchors:
+        parent = el.getparent()
+        entry = by_parent.setdefault(id(parent), [parent, 0, []])
+        size = len("".join(body[index].itertext()))
+        entry[1] += size
+        entry[2].append((el, size))
+    total = sum(entry[1] for entry in by_parent.values()) or 1
     held: dict[int, int] = {}
     depth: dict[int, int] = {}
     elements: dict[int, object] = {}
-    for (el, _), size in zip(anchors, sizes):
-        chain = [el, *el.iterancestors()]
-        for level, ancestor in enumerate(reversed(chain)):
+    for parent, size, blocks in by_parent.values():
+        chain = [*reversed(list(parent.iterancestors())), parent] if parent is not None else []
+        for level, ancestor in enumerate(chain):
             held[id(ancestor)] = held.get(id(ancestor), 0) + size
             depth[id(ancestor)] = level
             elements[id(ancestor)] = ancestor
+        for el, block_size in blocks:  # a single block holding most of the text
+            held[id(el)] = block_size
+            depth[id(el)] = len(chain)
+            elements[id(el)] = el
     best = max((key for key in held if held[key] >= ARTICLE_SHARE * total), key=depth.__getitem__)
     return elements[best]
 

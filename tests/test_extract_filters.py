@@ -6,7 +6,6 @@ from newsmirror.extract import extract_article
 from newsmirror.extract_filters import (
     drop_standfirst,
     drop_teaser_lines,
-    drop_teaser_lists,
     drop_teaser_runs,
     drop_trailing_boilerplate,
     move_captions,
@@ -14,7 +13,6 @@ from newsmirror.extract_filters import (
 
 
 def drop_teasers(body):
-    drop_teaser_lists(body)
     drop_teaser_lines(body)
     drop_teaser_runs(body)
 
@@ -29,15 +27,15 @@ def _texts(body):
     return [" ".join(el.text_content().split()) for el in body]
 
 
-def test_teaser_runs_lists_and_also_on_lines_go():
+def test_read_more_lines_link_runs_and_trailing_teasers_go():
     body = _body(
         f"<p>{PARA}</p>"
-        "<p><a href='https://x/1'>Also on example.com: a different story about something else</a></p>"
+        "<p><a href='https://x/1'>Read more: a different story about something else</a></p>"
         f"<p>{PARA}</p>"
-        "<ul><li><a href='https://x/2'>First related headline here</a></li>"
-        "<li><a href='https://x/3'>Second related headline here</a></li></ul>"
-        f"<p>{PARA} and a <a href='https://x/4'>link inside</a> the text.</p>"
-        "<p><a href='https://x/5'>Trailing teaser one</a></p><p><a href='https://x/6'>Trailing teaser two</a></p>"
+        "<p><a href='https://x/2'>First teaser</a></p><p><a href='https://x/3'>Second teaser</a></p>"
+        "<p><a href='https://x/4'>Third teaser</a></p>"
+        f"<p>{PARA} and a <a href='https://x/5'>link inside</a> the text.</p>"
+        "<p><a href='https://x/6'>Trailing teaser one</a></p><p><a href='https://x/7'>Trailing teaser two</a></p>"
     )
     drop_teasers(body)
     texts = _texts(body)
