@@ -134,18 +134,21 @@ class GitRepo:
 
     def ensure(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        if not (self.root / ".git").exists():
+        # Lock files left by a git process killed mid-commit or mid-init (index.lock, next-index-*.lock, HEAD.lock,
+        # config.lock, refs/heads/main.lock ...): runs hold the state lock, so no git of ours is running.
+        git_dir = self.root / ".git"
+        for lock in [*git_dir.glob("*.lock"), *(git_dir / "refs").rglob("*.lock")]:
+            lock.unlink(missing_ok=True)
+        # No repository yet, or a `git init` killed half-way (a .git without its objects/ or HEAD is no repository
+        # to git: every later run would fail); `git init` again completes it.
+        if not git_dir.exists() or git_dir.is_dir() and not all((git_dir / name).exists()
+                                                                for name in ("HEAD", "config", "objects", "refs")):
             self.git("init", "-q", "-b", "main")
         if self.git("config", "--get", "core.splitIndex", check=False).returncode == 1:  # unset
             # a run then rewrites a small index file, not the whole index (~30 MB at 200,000 files); version 4
             # compresses the paths that every page shares
             self.git("config", "core.splitIndex", "true")
             self.git("config", "index.version", "4")
-        # Lock files left by a git process killed mid-commit (index.lock, next-index-*.lock, HEAD.lock,
-        # refs/heads/main.lock ...): runs hold the state lock, so no git of ours is running.
-        git_dir = self.root / ".git"
-        for lock in [*git_dir.glob("*.lock"), *(git_dir / "refs").rglob("*.lock")]:
-            lock.unlink(missing_ok=True)
 
     def commit_all(self, message: str, paths: Sequence[str] = ()) -> str | None:
         """Stage `paths` (default: the whole tree) and commit them; None when they have no changes. Only these

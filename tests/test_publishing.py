@@ -163,6 +163,26 @@ def test_failed_commit_leaves_the_work_tree_clean(demo_site, tmp_path, monkeypat
     assert summary.publish.commit and "https://e.example/pages/city/" in page.read_text()
 
 
+def test_a_git_init_killed_half_way_is_completed_by_the_next_run(tmp_path):
+    """A run killed inside `git init` (tests/test_kill.py lands there on a loaded machine) leaves a .git that git
+    does not take for a repository (no objects/ yet) and its config.lock: the next run completes it."""
+    root = tmp_path / "mirror"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
+    for path in sorted((root / ".git" / "objects").rglob("*"), reverse=True):
+        path.rmdir()
+    (root / ".git" / "objects").rmdir()
+    (root / ".git" / "config.lock").write_text("")
+    assert subprocess.run(["git", "config", "core.splitIndex", "true"], cwd=root, capture_output=True).returncode
+    repo = GitRepo(root)
+    repo.ensure()
+    (root / "README.md").write_text("mirror\n")
+    assert repo.commit_all("first run")
+    assert git(root, "symbolic-ref", "HEAD") == "refs/heads/main\n" and git(root, "status", "--porcelain") == ""
+    assert git(root, "config", "index.version") == "4\n"
+    git(root, "fsck", "--full", "--no-progress")
+
+
 def test_watch_prints_one_line_per_run_and_stops_on_sigterm(demo_site, tmp_path):
     config_file = write_demo_config(demo_site, tmp_path)
     process = subprocess.Popen([sys.executable, "-m", "newsmirror", "watch", "--every", "1h"], cwd=tmp_path,
