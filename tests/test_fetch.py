@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from faultserver import ClientLog, assert_spaced
 from newsmirror.config import FetchSettings
 from newsmirror.fetch import Fetcher, FetchRequest, fetch_all, parse_content_type, retry_after_seconds
 from newsmirror.records import FetchedPage, FetchError
@@ -336,10 +337,12 @@ def test_delay_between_request_starts(server):
     with server.lock:
         server.starts.clear()
     requests = [FetchRequest(server.url(f"/paced/{i}")) for i in range(3)]
-    fetch_all(settings(per_host_concurrency=4, delay=0.15), requests)
-    starts = sorted(server.starts)
+    with ClientLog() as log:  # when the client started each request (the server's thread sees them later)
+        fetch_all(settings(per_host_concurrency=4, delay=0.15), requests)
+    assert len(server.starts) == 3
+    starts = [c.started for c in log.select() if c.path.startswith("/paced/")]
     assert len(starts) == 3
-    assert all(b - a >= 0.12 for a, b in zip(starts, starts[1:]))
+    assert_spaced(starts, 0.15)
 
 
 def test_fetch_all_keeps_input_order_and_reports_errors(server):
