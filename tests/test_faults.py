@@ -57,7 +57,9 @@ from newsmirror.records import ExtractError, FetchError
 from newsmirror.resolve import ResolvingTransport
 from newsmirror.store import Store
 
-FETCH = FetchSettings(timeout=1.5, retries=1, backoff=0.05, max_bytes=10_000_000, max_redirects=5,
+# timeout: 5 s, not less: every kind that is answered in full shares one event loop (and this process, with the
+# server's thread) with the others, ~0.5 s of work when the machine is idle, ~2.5 s beside two busy processes
+FETCH = FetchSettings(timeout=5, retries=1, backoff=0.05, max_bytes=10_000_000, max_redirects=5,
                       max_retry_after=0.5, per_host_concurrency=2, total_concurrency=64)
 ATTEMPT = FETCH.timeout  # the longest one attempt may take
 WORST = (FETCH.retries + 1) * ATTEMPT + FETCH.retries * 0.2  # the longest one URL may take (+ back-off)
@@ -135,11 +137,11 @@ def _chain(server: _Prefixed, hops: int, loop: bool = False) -> None:
 # The fault table. Every kind has its own host name (<name>.fault.test -> the server), so all run at once.
 KINDS: list[Kind] = [
     Kind("refused", lambda s: fs.refused_url(), r"^fetch: connection error: ConnectError.* \(2 attempts\)$"),
-    Kind("hang", route(fs.hang()), r"^fetch: timed out after 1.5 s \(2 attempts\)$"),
+    Kind("hang", route(fs.hang()), r"^fetch: timed out after 5 s \(2 attempts\)$"),
     Kind("closed-without-reply", route(fs.close_at_once()), r"^fetch: connection error: RemoteProtocolError"),
-    Kind("stalled-body", route(fs.stall_body()), r"^fetch: timed out after 1.5 s"),
-    Kind("trickle-1-byte-per-s", route(fs.trickle(GOOD.encode(), 1.0)), r"^fetch: timed out after 1.5 s"),
-    Kind("trickle-fast-reads", route(fs.trickle(GOOD.encode(), 0.05)), r"^fetch: timed out after 1.5 s"),
+    Kind("stalled-body", route(fs.stall_body()), r"^fetch: timed out after 5 s"),
+    Kind("trickle-1-byte-per-s", route(fs.trickle(GOOD.encode(), 1.0)), r"^fetch: timed out after 5 s"),
+    Kind("trickle-fast-reads", route(fs.trickle(GOOD.encode(), 0.05)), r"^fetch: timed out after 5 s"),
     Kind("reset-mid-body", route(fs.reset_mid_body(GOOD.encode())),
          r"^fetch: connection error: (ReadError|RemoteProtocolError)\b"),
     Kind("truncated-body", route(fs.truncated(GOOD.encode()[:300], 5000)),
@@ -276,9 +278,12 @@ def test_every_fault_is_contained_and_bounded(server):
     assert not slow, slow
     assert total < WORST + 3, f"the whole table took {total:.1f} s"
     assert peak < 60_000_000, f"peak Python memory {peak / 1e6:.0f} MB"
-    # Retry-After is honoured (0.4 s); a longer one (an hour, the 2099 date) is not waited for at all
+    # Retry-After is honoured (0.4 s); a longer one (an hour, the 2099 date) is not waited for at all: one request,
+    # and the URL fails in less than an attempt's timeout (how much less depends on how busy the machine is: beside
+    # two busy processes these two took 1.5 s, as long as an HTTP 403)
     assert elapsed["http-429-retry-after-then-ok"] >= 0.38
-    assert elapsed["http-429-retry-after-long"] < 1.5 and elapsed["http-429-retry-after-date"] < 1.5
+    for name in ("http-429-retry-after-long", "http-429-retry-after-date"):
+        assert server.count(f"/{name}/") == 1 and elapsed[name] < ATTEMPT, (name, elapsed[name])
 
 
 def _kind(name: str) -> Kind:
@@ -351,7 +356,8 @@ def test_a_run_contains_every_failure_and_retries_with_backoff(server, tmp_path)
 
     began = time.monotonic()
     summary, printed = run(config, NOW)
-    assert time.monotonic() - began < WORST + 10  # the hanging URLs overlap with everything else
+    assert time.monotonic() - began < 2 * 1.5 + 0.2 + 10  # the hanging URLs (2 attempts of fetch.timeout = 1.5 s)
+    # overlap with everything else
     assert (summary.new, summary.failed) == (3, len(BAD))
     pages = sorted(p.read_text() for p in config.output_dir.glob("pages/news/*.md"))
     assert [re.search(r"^# (.*)$", p, re.M).group(1) for p in pages] == ["Good story 0", "Good story 1",
