@@ -275,7 +275,9 @@ def test_search_finds_chinese_and_english(browser, demo_mirror, edition, query, 
     page = context.new_page()
     page.goto(served.url(f"{edition}/search.html"), wait_until="load")
     page.locator(".pagefind-ui__search-input").fill(query)
-    page.wait_for_selector(".pagefind-ui__result-link", timeout=15_000)
+    # each result loads its own data and shows its link when that arrived, in no set order: wait for the one
+    # expected, not for the first link (another result's), or the list may be read before the expected one is in it
+    page.wait_for_selector(f'.pagefind-ui__result-link[href$="/{expected}.html"]', timeout=15_000)
     links = [a.get_attribute("href") for a in page.locator(".pagefind-ui__result-link").all()]
     assert any(link.endswith(f"/{expected}.html") and link.startswith(f"/{edition}/pages/") for link in links), links
     target = next(link for link in links if link.endswith(f"/{expected}.html"))
