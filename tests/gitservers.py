@@ -9,6 +9,8 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import make_server
@@ -21,6 +23,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def reserved_port() -> Iterator[int]:
+    """A loopback port where nothing listens (a connection is refused) and that no one else is handed meanwhile,
+    unlike `free_port()`'s, which the next bind(0) (a server started later in the test) may get. The socket holding
+    it is bound with SO_REUSEADDR but does not listen, so a server that binds with SO_REUSEADDR too (SmartHTTP) can
+    still be started on it: the remote that comes back."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
 
 
 def wait_listening(port: int, seconds: float = 10.0) -> None:

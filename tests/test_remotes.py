@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gitservers import GitDaemon, SmartHTTP, bare_repo, branch_tip, free_port
+from gitservers import GitDaemon, SmartHTTP, bare_repo, branch_tip, free_port, reserved_port
 from newsmirror.config import Config, parse_config
 from newsmirror.publish import GitRepo
 from newsmirror.remotes import HTML_REF, compact, push_all, remote_statuses
@@ -67,8 +67,7 @@ def test_every_remote_gets_the_run_and_a_down_one_gets_its_backlog_when_back(tmp
     for name in ("d.git", "h.git", "f.git", "late.git"):
         bare_repo(srv / name)
     bare_repo(srv / "closed.git", reject="this mirror is closed")
-    down_port = free_port()
-    with GitDaemon(srv) as daemon, SmartHTTP(srv) as http:
+    with reserved_port() as down_port, GitDaemon(srv) as daemon, SmartHTTP(srv) as http:
         config = make_config(
             tmp_path,
             {"name": "daemon", "url": daemon.url("d.git")},
@@ -147,8 +146,7 @@ def test_wrong_credentials_and_urls_that_are_no_repository_fail_at_once(tmp_path
 
 
 def test_transient_failures_retry_with_back_off_and_a_stalled_server_times_out(tmp_path):
-    port = free_port()
-    with socket.socket() as stalled:  # accepts connections, never answers
+    with reserved_port() as port, socket.socket() as stalled:  # the stalled one accepts connections, never answers
         stalled.bind(("127.0.0.1", 0))
         stalled.listen(8)
         config = make_config(
