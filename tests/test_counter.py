@@ -49,6 +49,14 @@ def views(config: Config) -> dict[str, int]:
     return {r["page"]: r["n"] for r in rows}
 
 
+def wait_until(condition, seconds: float = 10.0) -> None:
+    """Poll `condition` until it holds (a bound a loaded machine meets), instead of sleeping and hoping."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
 class Running:
     """A CounterService on its own uvloop thread (the CLI runs the same service in the main thread)."""
 
@@ -168,9 +176,7 @@ def test_exact_counts_with_concurrent_clients_and_periodic_flushes(counter):
 
     with ThreadPoolExecutor(clients) as pool:
         completed = sum(pool.map(client, range(clients)))
-    time.sleep(0.5)  # at least one timed flush happens while the server runs
-    flushed_before_stop = sum(views(config).values())
-    assert flushed_before_stop > 0
+    wait_until(lambda: sum(views(config).values()) > 0)  # a timed flush happens while the server runs
     running.stop()
     counted = views(config)
     assert completed == per_client * clients
@@ -409,11 +415,11 @@ def test_connection_cap_refuses_extra_clients_and_recovers(tmp_path):
     running = Running(config, CounterOptions(flush_seconds=0.2, timeout=5, max_connections=3))
     try:
         held = [socket.create_connection(("127.0.0.1", running.port), timeout=5) for _ in range(3)]
-        time.sleep(0.1)
+        wait_until(lambda: len(running.service.connections) == 3)  # the server has taken all three
         assert request(running.port, get("/p/pages/world/a1.md")) == b""  # refused at once
         for sock in held:
             sock.close()
-        time.sleep(0.1)
+        wait_until(lambda: not running.service.connections)  # and has seen them close
         assert request(running.port, get("/p/pages/world/a1.md")).endswith(PIXEL)
     finally:
         running.stop()
