@@ -3,8 +3,10 @@
 Order: BOM; the HTTP header charset; the page's own <meta charset>/http-equiv (or XML declaration) near the top.
 A declared charset is verified: if the bytes do not decode cleanly with it (or are valid UTF-8 with non-ASCII
 content while the declaration says otherwise), we detect instead: strict UTF-8 first, then charset-normalizer.
-Chinese legacy names are widened to their supersets (gb2312/gbk -> gb18030, big5 -> big5hkscs). Never raises:
-the last resort is UTF-8 with replacement characters.
+Chinese legacy names are widened to their supersets (gb2312/gbk -> gb18030, big5 -> big5hkscs). An undeclared page
+the detector cannot place, or places in a single-byte code page, is tried as GB18030 and Big5: when one decodes it
+with very few errors into mostly common Chinese characters, that one is used. Never raises: the last resort is
+UTF-8 with replacement characters.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def _strict(raw: bytes, codec: str) -> str | None:
         return None
 
 
-def _mostly_clean(raw: bytes, codec: str) -> str | None:
+def _mostly_clean(raw: bytes, codec: str, ratio: float = MAX_BAD_RATIO, allowed: int = 1) -> str | None:
     """Decode with replacement, accepted only if bad bytes are a tiny share of the non-ASCII ones
     (stray bytes, a cut-off tail), so a legacy page is never read as UTF-8 with holes."""
     try:
@@ -100,7 +102,7 @@ def _mostly_clean(raw: bytes, codec: str) -> str | None:
         return None
     bad = text.count("\ufffd") - raw.count(b"\xef\xbf\xbd")  # U+FFFD genuinely in a UTF-8 page is no error
     non_ascii = len(raw.translate(None, _ASCII))
-    return text if bad <= max(1, non_ascii * MAX_BAD_RATIO) else None
+    return text if bad <= max(allowed, non_ascii * ratio) else None
 
 
 def _detect(raw: bytes) -> str | None:
@@ -144,8 +146,47 @@ def decode_html(raw: bytes, declared: str | None = None) -> str:
     if text is not None:
         return text
     codec = _detect(raw)
+    if codec not in _MULTIBYTE:  # no guess, or a single-byte code page (which decodes any bytes): Chinese?
+        text = _chinese(raw)
+        if text is not None:
+            return text
     if codec:
         text = _strict(raw, codec) or _mostly_clean(raw, codec)
         if text is not None:
             return text
     return raw.decode("utf-8", errors="replace")
+
+
+_MULTIBYTE = frozenset(("gb18030", "big5hkscs", "cp932", "shift_jis", "euc_jp", "cp949", "euc_kr", "iso2022_jp",
+                        "utf-8", "utf_16", "utf_32"))
+# Characters frequent in Chinese text, simplified and traditional: right-decoded text is full of them, GB18030
+# bytes read as Big5 (or the other way round) give other, rare characters.
+_COMMON_HAN = frozenset(
+    "的一是不了在人有我他这這个個们們中来來上大为為和国國地到以说說时時要就出会會可也你对對生能而子那得于於着著下自之"
+    "年过過发發后後作里裡用道行所然家种種事成方多经經去法学學如都同现現当當没沒动動面起看定天分还還进進好小部其些主"
+    "样樣理心本前开開但因只从從想实實日新月市政府公司今北京台湾灣表示将將已及与與据據"
+)
+CHINESE_BAD_RATIO, CHINESE_BAD_BYTES = 0.01, 4  # (a looser bound: the characters found are checked too)
+MIN_COMMON_SHARE = 0.08  # share of these among the Han characters of a right decoding (typically 0.2 to 0.35)
+MIN_HAN_SHARE = 0.3  # share of Han characters among the non-ASCII ones
+
+
+def _chinese(raw: bytes) -> str | None:
+    """The page as GB18030 or Big5 when it decodes so with very few errors into mostly Chinese text (a GBK
+    page with a stray byte and no charset is not a Cyrillic page); the better of the two; None otherwise."""
+    best, best_share = None, MIN_COMMON_SHARE
+    sample = raw[:DETECT_SAMPLE_BYTES]
+    for codec in ("gb18030", "big5hkscs"):
+        text = _mostly_clean(sample, codec, CHINESE_BAD_RATIO, CHINESE_BAD_BYTES)
+        if text is None:
+            continue
+        han = [ch for ch in text if "\u4e00" <= ch <= "\u9fff"]
+        non_ascii = sum(1 for ch in text if ord(ch) > 127)
+        if not han or len(han) < MIN_HAN_SHARE * non_ascii:
+            continue
+        share = sum(1 for ch in han if ch in _COMMON_HAN) / len(han)
+        if share > best_share:
+            best, best_share = codec, share
+    if best is None:
+        return None
+    return _strict(raw, best) or _mostly_clean(raw, best, CHINESE_BAD_RATIO, CHINESE_BAD_BYTES)

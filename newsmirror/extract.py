@@ -1,18 +1,20 @@
 """The extract stage: page bytes -> Article (title, running text, clean body HTML, images, dates, author).
 
-    decode -> parse (bounded) -> [site rules: strips; title/date/author/body] -> metadata (raw page)
-           -> prepare (hidden blocks, embedded posts, hover cards, layout tables, split bodies, lazy images,
-              captions)
-           -> main content (trafilatura) -> body HTML -> filters (headline, dek, captions, teasers, tail,
-              reprint notices) -> images (+ the lead figure shown above the body)
-           -> running text
+    decode (NFC) -> parse (bounded) -> [site rules: strips; title/date/author/body] -> metadata (raw page)
+           -> prepare (noscript content, hidden blocks, forum replies, embedded posts, hover
+              cards, layout tables, split bodies, dropped tags, loose text as paragraphs, lazy images, captions)
+           -> main content (trafilatura, text only) -> body HTML -> pictures placed -> filters (headline,
+              dek, related sections, captions, teasers, tail; each under a guard) -> running text
 
-`extract_file` is the same path for a file on disk (plain or .gz), as used by `newsmirror extract --jsonl`.
+Every judgement call is a named heuristic (extract_heuristics.HEURISTICS) that ExtractOptions.disabled switches
+off and an ExtractTrace records. `extract_file` is the same path for a file on disk (plain or .gz), as used by
+`newsmirror extract --jsonl`.
 """
 
 from __future__ import annotations
 
 import gzip
+import unicodedata
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -74,6 +76,8 @@ def _parse(html: bytes | str, url: str, charset: str | None):
     if len(html) > MAX_FILE_BYTES:  # refuse before decoding (decoded pages over MAX_CHARS are refused too)
         raise ExtractError(url, f"page too large ({len(html) // 1_000_000} MB; limit {MAX_CHARS // 1_000_000} MB)")
     text = html if isinstance(html, str) else decode_html(html, charset)
+    if not unicodedata.is_normalized("NFC", text):  # (a quick check; most pages are NFC already)
+        text = unicodedata.normalize("NFC", text)  # one form for every script: Bengali, Vietnamese, ... compare
     try:
         return parse_html(text)
     except PageError as exc:
@@ -178,7 +182,7 @@ def _filter_body(body, heuristics: Heuristics, meta: PageMeta, url: str, *, prun
             ("teaser_runs", partial(drop_teaser_runs, texts=texts)),
             ("trailing_boilerplate", partial(drop_trailing_boilerplate, texts=texts)),
         ]
-    heuristics.filters(body, steps, measure=partial(body_text_length, texts=texts))
+    heuristics.filters(body, steps, measure=body_text_length)
 
 
 def _with_lead(images: list[ImageRef], lead: ImageRef, page_order: list[str]) -> list[ImageRef]:

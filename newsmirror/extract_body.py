@@ -257,6 +257,8 @@ def _loose(text: str | None) -> str:
 
 
 def _inline_text(el) -> str:
+    if next(el.iterdescendants("br", "figure", "ul", "ol", "table"), None) is None:
+        return " ".join("".join(el.itertext()).split())  # (the common case: no line breaks, nothing to skip)
     pieces: list[str] = []
 
     def walk(node) -> None:

@@ -1,9 +1,10 @@
 """Parse a decoded page into an lxml tree with bounds, and prepare it for extraction.
 
-Preparation (in place): hidden blocks dropped, embedded posts (tweets, ...) freed from their widgets, hover cards
-inside paragraphs dropped, layout tables unwrapped, split article bodies joined, scripts/nav
-removed, lazy images promoted to absolute sources (respecting <base href>), junk images dropped, captions taken
-out of the flow (kept per image source).
+Preparation (in place), each step a named heuristic (extract_heuristics): noscript content kept, hidden blocks
+dropped, forum replies dropped, embedded posts (tweets, ...) freed from their widgets, hover cards inside
+paragraphs dropped, layout tables beside a menu unwrapped, split article bodies joined, scripts/forms/nav removed
+(a removed tag that swallowed the page is unwrapped instead), loose text made paragraphs, lazy images promoted to
+absolute sources (respecting <base href>), junk images dropped, captions taken out of the flow (kept per image).
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from urllib.parse import urljoin
 from lxml import etree
 from lxml import html as lxml_html
 
-from newsmirror.extract_blocks import drop_elements, holds_prose, keep_noscript_content, loose_text_paragraphs
+from newsmirror.extract_blocks import drop_elements, keep_noscript_content, loose_text_paragraphs
 from newsmirror.extract_heuristics import Heuristics
 from newsmirror.extract_posts import drop_replies
 from newsmirror.extract_images import find_captions, prepare_images
-from newsmirror.extract_names import PageNames
 from newsmirror.htmltree import remove_keeping_tail
 
 MAX_CHARS = 8_000_000  # refuse decoded pages larger than this (a news article is < 1 MB of HTML)
@@ -38,6 +38,7 @@ _PARSER.set_element_class_lookup(
     )
 )
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\ufffd]")  # control characters but tab, newlines, form feed
 _ALWAYS_DROP = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "canvas",
                 "button", "input", "select", "textarea", "dialog")
 class PageError(ValueError):
@@ -62,7 +63,7 @@ def parse_html(text: str):
     head = stripped[:2000]
     if "<" not in head:
         raise PageError("not HTML (no markup)")
-    controls = sum(1 for ch in head if ord(ch) < 32 and ch not in "\t\n\r\f") + head.count("\ufffd")
+    controls = len(_CONTROL.findall(head))
     if controls > len(head) * 0.05:
         raise PageError("not HTML (binary content)")
     try:
@@ -111,11 +112,9 @@ def _is_grid(table, sizes: list[int]) -> bool:
     return common >= 2 and widths.count(common) >= 0.8 * len(widths)
 
 
-def _has_navigation_cell(table) -> bool:
-    """A cell of this table (not of a table inside it) that is mostly links: a menu beside the content."""
-    for cell in table.iter("td", "th"):
-        if next(cell.iterancestors("table"), None) is not table:
-            continue
+def _has_navigation_cell(cells: list) -> bool:
+    """One of a table's own cells is mostly links: a menu beside the content."""
+    for cell in cells:
         size = len(cell.text_content().strip())
         if size >= 20 and sum(len(a.text_content().strip()) for a in cell.iter("a")) >= 0.7 * size:
             return True
@@ -125,13 +124,24 @@ def _has_navigation_cell(table) -> bool:
 def unwrap_layout_tables(root) -> int:
     """Turn layout tables that set a menu beside the content into plain divs, so the extractor judges each cell
     as its own block (a layout table without one is left whole: its content may span several cells)."""
+    tables = list(root.iter("table"))
+    if not tables:
+        return 0
+    own: dict[int, list] = {}  # table -> its own cells (not those of tables inside it), in one pass
+    for cell in root.iter("td", "th"):
+        table = next(cell.iterancestors("table"), None)
+        if table is not None:
+            own.setdefault(id(table), []).append(cell)
     count = 0
-    for table in list(root.iter("table")):
-        if table.getparent() is not None and is_layout_table(table) and _has_navigation_cell(table):
-            for el in list(table.iter("tbody", "thead", "tfoot", "tr", "td", "th")):
+    for table in tables:
+        cells = own.get(id(table), [])
+        if table.getparent() is not None and _has_navigation_cell(cells) and is_layout_table(table):
+            for el in list(table.iter("tbody", "thead", "tfoot", "tr")):
                 if next(el.iterancestors("table")) is table:  # not the parts of a nested (data) table
                     el.tag = "div"
-                    el.attrib.pop("colspan", None)
+            for cell in cells:
+                cell.tag = "div"
+                cell.attrib.pop("colspan", None)
             table.tag = "div"
             count += 1
     return count
@@ -193,33 +203,6 @@ def _is_inside(el, ancestor) -> bool:
     return any(a is ancestor for a in el.iterancestors())
 
 
-_GATED_WORDS = ("paywall", "premium", "paid", "subscri", "locked", "meter", "restricted", "preview", "truncat", "blur",
-                "obfusc", "fade")
-_GATED = re.compile("|".join(_GATED_WORDS), re.IGNORECASE)
-
-
-def unmark_previews(root, names: PageNames) -> int:
-    """A container named as gated content (paywall, premium, subscriber, locked, preview, blurred, ...) that
-    holds paragraphs of running text is the visible part of the article: its gating names go, so no
-    boilerplate rule (ours or the extractor's, which drop "premium" and "paid content" blocks) removes it."""
-    count = 0
-    for el in names.find(_GATED_WORDS):
-        if el.tag not in ("div", "section", "article", "main"):
-            continue
-        cls, ident = el.get("class") or "", el.get("id") or ""
-        if not (_GATED.search(cls) or _GATED.search(ident)) or not holds_prose(el):
-            continue
-        tokens = [t for t in cls.split() if not _GATED.search(t)]
-        if tokens:
-            el.set("class", " ".join(tokens))
-        else:
-            el.attrib.pop("class", None)
-        if _GATED.search(ident):
-            el.attrib.pop("id", None)
-        count += 1
-    return count
-
-
 _EMBEDDED_POST = re.compile(r"\b(?:twitter-tweet|twitter-video|instagram-media|tiktok-embed|reddit-card)\b")
 EMBED_WRAPPER_SLACK = 200  # a post's wrapper may add this much text ("View on Twitter", ...)
 
@@ -251,9 +234,19 @@ def remove_hover_cards(root) -> int:
     """Pop-up cards inside running text (a person's photo and latest headlines shown on hovering a name): an
     inline span in a paragraph holding a picture and several links, its text mostly those links. Dropped, else
     their text splits the sentence; the largest span holding only the card goes (not the one that also holds
-    the hovered name)."""
+    the hovered name). Found from the pictures up (a page has few), not by searching every paragraph."""
     count = 0
-    for span in root.xpath("//p//span[.//img][count(.//a) >= 2][not(.//span[.//img][count(.//a) >= 2])]"):
+    for img in list(root.iter("img")):
+        spans, in_paragraph = [], False
+        for ancestor in img.iterancestors():
+            if ancestor.tag == "span":
+                spans.append(ancestor)
+            elif ancestor.tag == "p":
+                in_paragraph = True
+                break
+        span = next((s for s in spans if sum(1 for _ in s.iter("a")) >= 2), None) if in_paragraph else None
+        if span is None:
+            continue
         card, text = span, span.text_content().strip()
         if sum(len(a.text_content().strip()) for a in span.iter("a")) < len(text) / 2:
             continue  # a picture's caption, or running text, with links in it
@@ -274,19 +267,17 @@ def _count_blocks(el) -> int:
 def prepare(root, url: str, heuristics: Heuristics) -> PreparedPage:
     """Prepare a parsed page for extraction (in place) and collect image captions."""
     base = base_url_of(root, url)
-    names = PageNames(root)
     run = heuristics.run
     run("noscript_body", keep_noscript_content, root)
     run("hidden_blocks", remove_hidden, root)
-    run("paywall_preview", unmark_previews, root, names)
-    run("forum_replies", drop_replies, root, names)
+    run("forum_replies", drop_replies, root)
     run("embedded_posts", unwrap_embedded_posts, root)
     run("hover_cards", remove_hover_cards, root)
     run("layout_tables", unwrap_layout_tables, root)
     run("split_bodies", merge_split_bodies, root)
     guard = partial(heuristics.trace.add, "guard:drop")
     drop_elements(root, _ALWAYS_DROP, guard, keep=_noscript_picture)  # (those go in prepare_images)
-    for el in list(root.iter("nav", "head")):  # (the head's metadata was read before preparing)
+    for el in list(root.iter("nav", "head")):  # (the head's metadata was read before)
         remove_keeping_tail(el)
     run("loose_paragraphs", loose_text_paragraphs, root)
     prepare_images(root, base)  # (links in the body are made absolute after extraction: far fewer of them)

@@ -297,12 +297,10 @@ def _norm(text: str) -> str:
 _NOT_ALNUM = re.compile(r"[\W_]+")
 
 
-def body_text_length(body, texts: Texts | None = None) -> int:
-    """Characters of running text in a body (figures and their captions left out)."""
-    texts = texts or Texts()
-    size = len((body.text or "").strip())
-    for child in body:
-        if child.tag != "figure":
-            size += len(texts(child))
-        size += len((child.tail or "").strip())
+def body_text_length(body) -> int:
+    """Characters of text in a body, figures and their captions left out (whitespace counted as it is: this
+    measures how much a filter removed)."""
+    size = sum(len(t) for t in body.itertext())
+    for figure in body.iter("figure"):
+        size -= sum(len(t) for t in figure.itertext())
     return size

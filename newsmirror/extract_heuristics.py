@@ -20,7 +20,6 @@ HEURISTICS: dict[str, str] = {
     # prepare: the parsed page, before the main-content extractor
     "hidden_blocks": "prepare: drop blocks the page hides (hidden attribute, display:none), unless most of the text",
     "noscript_body": "prepare: a <noscript> holding running text (script-rendered pages) is kept as content",
-    "paywall_preview": "prepare: a container named as gated (paywall, premium, locked, ...) holding paragraphs keeps them",
     "embedded_posts": "prepare: embedded posts (tweets, ...) become plain blockquotes, their widgets go",
     "hover_cards": "prepare: pop-up cards inside paragraphs (picture + several links) go",
     "layout_tables": "prepare: layout tables (nested, or cells holding blocks or long text) become divs",

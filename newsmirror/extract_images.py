@@ -66,18 +66,22 @@ def is_placeholder(src: str | None) -> bool:
     return not src or not src.strip() or bool(_PLACEHOLDER.search(src))
 
 
-def is_junk(img, src: str) -> bool:
-    """Tracking pixels (≤ 2 px), icons and emoji, spacer/placeholder images."""
+def _is_tiny(img) -> bool:
+    """Declared ≤ 2 px in one dimension (a tracking pixel, a spacer) or ≤ 40 px in both (an icon)."""
     width, height = _dimension(img, "width"), _dimension(img, "height")
     if (width is not None and width <= 2) or (height is not None and height <= 2):
         return True
-    if width is not None and height is not None and width <= 40 and height <= 40:
-        return True
-    if is_placeholder(src):
+    return width is not None and height is not None and width <= 40 and height <= 40
+
+
+def is_junk(img, src: str) -> bool:
+    """Tracking pixels (≤ 2 px), icons and emoji, spacer/placeholder images."""
+    if _is_tiny(img) or is_placeholder(src):
         return True
     hint = " ".join(filter(None, (src, img.get("class"), img.get("id"))))
     if _ICON.search(hint):
         return True
+    width = _dimension(img, "width")
     return bool(_TRACKER.search(src)) and (width is None or width <= 10)
 
 
@@ -141,22 +145,30 @@ def _inside(el, ancestor) -> bool:
     return any(a is ancestor for a in el.iterancestors())
 
 
+_SPENT = frozenset((*LAZY_ATTRS, *SRCSET_ATTRS, "sizes", "loading"))  # attributes of no use once `src` is set
+
+
 def prepare_images(root, base_url: str) -> None:
     """Promote lazy sources to `src` (absolute), drop junk images and now-useless <source>/<noscript>."""
     _unwrap_noscripts(root)
+    joined: dict[str, str] = {}  # src -> absolute (pages repeat bullets, spacers, icons)
     for img in list(root.iter("img")):
         lazy = _lazy_source(img)
         src = img.get("src")
         if lazy and (is_placeholder(src) or img.get("data-src") or img.get("data-original")):
             src = lazy
+        if _is_tiny(img):  # (before resolving its address: pages set many spacers)
+            remove_keeping_tail(img)
+            continue
         if src and not src.startswith("data:"):
-            src = absolute_url(base_url, src.strip())
+            src = joined.get(src) or joined.setdefault(src, absolute_url(base_url, src.strip()))
         if not src or is_junk(img, src):
             remove_keeping_tail(img)
             continue
         img.set("src", src)
-        for attr in (*LAZY_ATTRS, *SRCSET_ATTRS, "sizes", "loading"):
-            img.attrib.pop(attr, None)
+        attrib = img.attrib
+        for attr in [name for name in attrib.keys() if name in _SPENT]:
+            del attrib[attr]
     for source in list(root.iter("source")):
         remove_keeping_tail(source)
 

@@ -46,12 +46,8 @@ def _body_keys(body) -> dict[str, list[int]]:
     return keys
 
 
-def _source_key(el) -> str | None:
-    """The key of a page element that starts a block of text: a paragraph-like element, or a container with
-    text of its own before its first child or with no blocks inside (text set in spans)."""
-    if el.tag in _SOURCE_BLOCKS or (el.text and el.text.strip()) or not any(c.tag in BLOCK_TAGS for c in el):
-        return _key(el.itertext())
-    return None
+_BLOCK_SET = frozenset(_SOURCE_BLOCKS)  # page elements keyed: these, and containers with text of their own
+# before their first child or with no blocks inside (text set in spans)
 
 
 def place_images(body, root, captions: dict[str, str], alts: dict[str, str]) -> list[ImageRef]:
@@ -68,11 +64,16 @@ def place_images(body, root, captions: dict[str, str], alts: dict[str, str]) -> 
     last = -1
     final = max(i for indexes in keys.values() for i in indexes)
     for el in root.iter(*_SOURCE_TAGS):
-        if el.tag == "img":
+        tag = el.tag
+        if tag == "img":
             pending.append(el)
             continue
-        key = _source_key(el)
-        index = next((i for i in keys.get(key, ()) if i > last), None) if key else None
+        if tag not in _BLOCK_SET and not (el.text and el.text.strip()) and any(c.tag in BLOCK_TAGS for c in el):
+            continue  # a container whose text starts in a block inside it: that block is keyed instead
+        indexes = keys.get(_key(el.itertext()))
+        if indexes is None:
+            continue
+        index = next((i for i in indexes if i > last), None)
         if index is None:
             continue
         if pending:

@@ -88,10 +88,10 @@ def _is_post(el, marks: set[int]) -> bool:
     return size >= MIN_POST_CHARS and sum(len(a.text_content()) for a in el.iter("a")) < size / 2
 
 
-def drop_replies(root, names: PageNames) -> int:
+def drop_replies(root) -> int:
     """Remove a forum thread's replies after its first post; returns how many went."""
     dropped = 0
-    held = [*names.find(_POSTER_WORDS), *root.iter("time")]  # (holding the elements keeps their ids theirs)
+    held = [*PageNames(root).find(_POSTER_WORDS), *root.iter("time")]  # (holding the elements keeps their ids theirs)
     marks = {id(m) for m in held}
     for posts in _threads(root, held):
         if posts[0].getparent() is None or not all(_is_post(post, marks) for post in posts):

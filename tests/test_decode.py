@@ -76,3 +76,29 @@ def test_garbage_never_raises():
     assert isinstance(decode_html(raw), str)
     assert isinstance(decode_html(raw, declared="gbk"), str)
     assert isinstance(decode_html(b"\x89PNG\r\n\x1a\n" + raw, declared="bogus"), str)
+
+
+def _stray(raw: bytes) -> bytes:
+    """A few invalid bytes between characters (after tags), as a broken CMS leaves them."""
+    cut = [i + 1 for i in range(len(raw)) if raw[i : i + 1] == b">"][:3]
+    for at in reversed(cut[1:]):
+        raw = raw[:at] + b"\xff" + raw[at:]
+    return raw
+
+
+def test_gbk_page_with_stray_bytes_and_no_charset_is_gb18030():
+    page = ZH.replace("<p>", "<p>" + RARE[3:40]) * 3
+    text = decode_html(_stray(page.encode("gb18030")))
+    assert "中华人民共和国国务院总理" in text and text.count("\ufffd") == 2
+
+
+def test_big5_page_with_stray_bytes_and_no_charset_is_big5():
+    text = decode_html(_stray((TW * 4).encode("big5")))
+    assert "臺灣的天氣今天很好" in text and text.count("\ufffd") == 2
+
+
+def test_other_legacy_pages_are_not_read_as_chinese():
+    ru = "<p>" + "Президент провёл встречу с членами правительства и обсудил вопросы экономики. " * 10 + "</p>"
+    assert decode_html(ru.encode("cp1251")) == ru
+    ja = "<p>" + "今日は天気がいいので、友達と一緒に公園へ散歩に行きました。とても楽しかったです。" * 8 + "</p>"
+    assert decode_html(ja.encode("shift_jis")) == ja
