@@ -25,6 +25,8 @@ _SIMPLE = {"p": "p", "item": "li", "quote": "blockquote", "table": "table", "row
            "i": "em", "br": "br", "pre": "pre", "sub": "sub", "sup": "sup"}
 _INLINE_PARENTS = {"p", "h2", "h3", "h4", "a", "strong", "em", "code", "sub", "sup", "del"}
 _TEXT_BLOCKS = {"p", "h2", "h3", "h4", "pre", "tr", "dt", "dd"}
+_SPECIAL = ("p", "h2", "h3", "h4", "pre", "table", "ul", "ol", "blockquote", "br", "figure")  # (inside a block:
+# its text needs more than joining)
 _NESTED_BLOCKS = ("p", "h2", "h3", "h4", "pre", "table", "ul", "ol", "blockquote")  # a text block holding these
 # is walked as a container (trafilatura may leave a table inside a paragraph or a cell)
 _SPACE = re.compile(r"\s+")
@@ -308,6 +310,11 @@ def body_to_text(body) -> str:
             rows = [r for r in rows if r.strip(" |")]
             if rows:
                 blocks.append("\n".join(rows))
+            return
+        if tag in _TEXT_BLOCKS and tag != "pre" and next(el.iterdescendants(*_SPECIAL), None) is None:
+            text = " ".join("".join(el.itertext()).split())  # (the common case: plain text and inline markup)
+            if text:
+                blocks.append(text)
             return
         if tag in _TEXT_BLOCKS and (tag == "pre" or next(el.iterdescendants(*_NESTED_BLOCKS), None) is None):
             text = "".join(el.itertext()) if tag == "pre" else _inline_text(el)

@@ -138,12 +138,18 @@ def _text(el) -> str:
 
 def _visible_author(root) -> str | None:
     # the most specific first: a byline often also holds the date and a "By"/"文／" prefix
-    for xpath in ("//@rel[. = 'author']/parent::*", "//@class[contains(concat(' ', ., ' '), ' author ')]/parent::*",
-                  "//@class[contains(., 'byline')]/parent::*", "//@class[contains(., 'author')]/parent::*"):
-        for el in root.xpath(xpath):
-            text = _BY.sub("", _text(el)).strip()
-            if 2 < len(text) < 80:
-                return text
+    marked = root.xpath("//@rel[. = 'author'] | //@class[contains(., 'author') or contains(., 'byline')]")
+    if not marked:
+        return None
+    ranked = sorted(marked, key=lambda value: (
+        value.attrname != "rel",
+        " author " not in f" {value} ",
+        "byline" not in value,
+    ))  # (stable: in page order within a rank)
+    for value in ranked:
+        text = _BY.sub("", _text(value.getparent())).strip()
+        if 2 < len(text) < 80:
+            return text
     return None
 
 

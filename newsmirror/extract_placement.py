@@ -25,10 +25,12 @@ _SOURCE_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "pre", "blockqu
 _SOURCE_TAGS = (*_SOURCE_BLOCKS, "div", "section", "article", "main", "img")
 
 
-def _key(texts) -> str:
-    """The first KEY_CHARS letters and digits (lower case) of a text given as pieces."""
-    found = "".join(islice(texts, 6))
-    return _NOT_ALNUM.sub("", found[: 5 * KEY_CHARS // 2].lower())[:KEY_CHARS]
+def _key(el) -> str:
+    """The first KEY_CHARS letters and digits (lower case) of an element's text."""
+    text = el.text
+    if text is None or len(text) < 5 * KEY_CHARS // 2:
+        text = "".join(islice(el.itertext(), 6))
+    return _NOT_ALNUM.sub("", text[: 5 * KEY_CHARS // 2].lower())[:KEY_CHARS]
 
 
 _NOT_ALNUM = re.compile(r"[\W_]+")
@@ -40,7 +42,7 @@ def _body_keys(body) -> dict[str, list[int]]:
     for index, child in enumerate(body):
         if child.tag == "figure":
             continue
-        key = _key(child.itertext())
+        key = _key(child)
         if len(key) >= MIN_KEY_CHARS:
             keys.setdefault(key, []).append(index)
     return keys
@@ -70,7 +72,7 @@ def place_images(body, root, captions: dict[str, str], alts: dict[str, str]) -> 
             continue
         if tag not in _BLOCK_SET and not (el.text and el.text.strip()) and any(c.tag in BLOCK_TAGS for c in el):
             continue  # a container whose text starts in a block inside it: that block is keyed instead
-        indexes = keys.get(_key(el.itertext()))
+        indexes = keys.get(_key(el))
         if indexes is None:
             continue
         index = next((i for i in indexes if i > last), None)
@@ -93,7 +95,11 @@ def place_images(body, root, captions: dict[str, str], alts: dict[str, str]) -> 
         trailing = [img for img in pending if any(img is t for t in trailing)]
     if trailing:
         placed.append((len(body), trailing))
-    held = [a for el, _ in anchors for a in (el, *el.iterancestors())]  # (holding them keeps their ids theirs)
+    held = [article]  # the found blocks and their ancestors up to the article (holding them keeps their ids theirs)
+    for el, _ in anchors:
+        while el is not None and el is not article:
+            held.append(el)
+            el = el.getparent()
     holders = {id(a) for a in held}
     children = list(body)
     seen: set[str] = set()
