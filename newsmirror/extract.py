@@ -141,9 +141,10 @@ def extract_article(
         raise ExtractError(url, "no article text found")
     body, _ = xml_to_body(xml_body, page.base_url, page.captions, page.alts)
     place_images(body, page.root, page.captions, page.alts)
-    _filter_body(body, heuristics, meta, url, prune=not rules or rules.prune)
+    texts = Texts()  # block texts, computed once for the filters and the running text
+    _filter_body(body, heuristics, texts, meta, url, prune=not rules or rules.prune)
     images = body_images(body)
-    running = body_to_text(body)
+    running = body_to_text(body, texts)
     if len(running) < options.min_text_chars:
         raise ExtractError(url, f"no article text found (only {len(running)} characters)")
     lead = None
@@ -168,9 +169,8 @@ def extract_article(
     )
 
 
-def _filter_body(body, heuristics: Heuristics, meta: PageMeta, url: str, *, prune: bool) -> None:
+def _filter_body(body, heuristics: Heuristics, texts: Texts, meta: PageMeta, url: str, *, prune: bool) -> None:
     """The body filters, under the guard (extract_heuristics.Heuristics.filters)."""
-    texts = Texts()  # block texts, computed once for all filters
     steps: list[tuple] = [("headline", drop_headline, meta.headlines)]
     if prune:
         steps += [

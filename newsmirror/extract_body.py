@@ -80,7 +80,7 @@ def _rename(body, ctx: _Context) -> None:
         if tag in ("graphic", "img"):
             pictures.append(el)
             continue
-        new = _tag_for(el)
+        new = _SIMPLE.get(tag) or _tag_for(el)
         if new is None:
             unknown.add(tag)
             continue
@@ -281,8 +281,9 @@ def _inline_text(el) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def body_to_text(body) -> str:
-    """The running text of a body: blocks separated by blank lines, list items and rows by line breaks."""
+def body_to_text(body, texts=None) -> str:
+    """The running text of a body: blocks separated by blank lines, list items and rows by line breaks.
+    `texts` (extract_filters.Texts), when given, already holds the text of the body's plain blocks."""
     blocks: list[str] = []
 
     def walk(el) -> None:
@@ -312,7 +313,8 @@ def body_to_text(body) -> str:
                 blocks.append("\n".join(rows))
             return
         if tag in _TEXT_BLOCKS and tag != "pre" and next(el.iterdescendants(*_SPECIAL), None) is None:
-            text = " ".join("".join(el.itertext()).split())  # (the common case: plain text and inline markup)
+            # the common case: plain text and inline markup
+            text = texts(el) if texts is not None else " ".join("".join(el.itertext()).split())
             if text:
                 blocks.append(text)
             return

@@ -53,10 +53,14 @@ def parse_srcset(value: str) -> str | None:
     return best
 
 
+_STYLE_SIZE = {name: re.compile(rf"(?:^|;)\s*{name}\s*:\s*(\d+)px") for name in ("width", "height")}
+
+
 def _dimension(img, name: str) -> int | None:
     value = img.get(name)
     if value is None:
-        match = re.search(rf"(?:^|;)\s*{name}\s*:\s*(\d+)px", img.get("style") or "")
+        style = img.get("style")
+        match = _STYLE_SIZE[name].search(style) if style else None
         return int(match.group(1)) if match else None
     match = _DIMENSION.match(value)
     return int(match.group(1)) if match else None
@@ -76,7 +80,12 @@ def _is_tiny(img) -> bool:
 
 def is_junk(img, src: str) -> bool:
     """Tracking pixels (≤ 2 px), icons and emoji, spacer/placeholder images."""
-    if _is_tiny(img) or is_placeholder(src):
+    return _is_tiny(img) or _is_junk_source(img, src)
+
+
+def _is_junk_source(img, src: str) -> bool:
+    """A placeholder, an icon or emoji, a tracker, by its address (and class or id)."""
+    if is_placeholder(src):
         return True
     hint = " ".join(filter(None, (src, img.get("class"), img.get("id"))))
     if _ICON.search(hint):
@@ -162,7 +171,7 @@ def prepare_images(root, base_url: str) -> None:
             continue
         if src and not src.startswith("data:"):
             src = joined.get(src) or joined.setdefault(src, absolute_url(base_url, src.strip()))
-        if not src or is_junk(img, src):
+        if not src or _is_junk_source(img, src):
             remove_keeping_tail(img)
             continue
         img.set("src", src)

@@ -55,7 +55,8 @@ _BLOCK_SET = frozenset(_SOURCE_BLOCKS)  # page elements keyed: these, and contai
 def place_images(body, root, captions: dict[str, str], alts: dict[str, str]) -> list[ImageRef]:
     """Insert <figure>s for the article's pictures of the prepared page `root` into `body`; return the body's
     images in order."""
-    if root.find(".//img") is None:
+    pictures = [img for img in root.iter("img") if not _in_link_elsewhere(img)]  # (others are teasers)
+    if not pictures:
         return []
     keys = _body_keys(body)
     if not keys:
@@ -166,6 +167,10 @@ def _article_element(anchors: list[tuple[object, int]], body):
             elements[id(el)] = el
     best = max((key for key in held if held[key] >= ARTICLE_SHARE * total), key=depth.__getitem__)
     return elements[best]
+
+
+def _in_link_elsewhere(img) -> bool:
+    return any(a.tag == "a" and _links_elsewhere(a.get("href")) for a in img.iterancestors())
 
 
 def _is_article_picture(img, article, holders: set[int]) -> bool:
