@@ -14,8 +14,6 @@ from __future__ import annotations
 import codecs
 import re
 
-from charset_normalizer import from_bytes
-
 META_SCAN_BYTES = 8192  # where to look for <meta charset> / <?xml encoding>
 DETECT_SAMPLE_BYTES = 200_000  # charset-normalizer only needs a sample
 MAX_BAD_RATIO = 0.005  # share of non-ASCII bytes that may be undecodable (real GBK pages have stray bytes)
@@ -107,6 +105,8 @@ def _mostly_clean(raw: bytes, codec: str, ratio: float = MAX_BAD_RATIO, allowed:
 
 def _detect(raw: bytes) -> str | None:
     """charset-normalizer's best guess on a sample, widened; None for binary or undecidable input."""
+    from charset_normalizer import from_bytes  # here: most pages never need it (~10 ms to import)
+
     sample = raw[:DETECT_SAMPLE_BYTES]
     try:
         best = from_bytes(sample).best()

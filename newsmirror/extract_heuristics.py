@@ -82,8 +82,8 @@ class Heuristics:
     def filters(self, body, steps: list[tuple], measure: Callable[[object], int]) -> None:
         """Run body filters (name, function, extra arguments) in order, each under the guard: a filter that
         would remove more than MAX_FILTER_CUT of the body's text is undone (`guard:<name>`), and so are all of
-        them when together they would (`guard:all_filters`). Filters remove top-level blocks of the body (and
-        may clear loose text or add a caption to a figure), so a shallow snapshot is enough to undo them."""
+        them when together they would (`guard:all_filters`). Filters remove top-level blocks of the body (or add
+        a caption to a figure), so a shallow snapshot is enough to undo them."""
         start = _snapshot(body)
         before = length = measure(body)
         for name, step, *args in steps:
@@ -106,7 +106,7 @@ class Heuristics:
 
 
 def _snapshot(body) -> tuple:
-    return body.text, [(child, child.tail) for child in body]
+    return body.text, list(body)  # (a removed element keeps its tail: re-appended, it brings it back)
 
 
 def _restore(body, snapshot: tuple) -> None:
@@ -114,6 +114,4 @@ def _restore(body, snapshot: tuple) -> None:
     for child in list(body):
         body.remove(child)
     body.text = text
-    for child, tail in children:
-        child.tail = tail
-        body.append(child)
+    body.extend(children)
