@@ -162,9 +162,14 @@ def report(pages: list[Page], results: list[dict]) -> dict[str, list[dict]]:
     for r in results:
         for name in r["fired"]:
             if name.startswith("guard:"):
-                guards[(r["dataset"], name)] += 1
-    if guards:
-        print("filter guard fired (pages): " + ", ".join(f"{s} {n[6:]} {c}" for (s, n), c in sorted(guards.items())))
+                guards[(r["dataset"], name[6:])] += 1
+    sets = list(by_set)
+    names = sorted({"drop", "all_filters", *(name for _, name in guards)})
+    print("\nguards (pages where one undid a step: 'drop' = a dropped tag that held the page's prose, kept;"
+          " a filter name = that filter undone; all_filters = all filters undone)")
+    print(f"{'guard':<22}" + "".join(f"{s[:15]:>16}" for s in sets))
+    for name in names:
+        print(f"{name:<22}" + "".join(f"{guards[(s, name)]:>16}" for s in sets))
     return by_set
 
 

@@ -6,7 +6,9 @@ the tree) has a name in HEURISTICS. `ExtractOptions.disabled` switches named heu
 
 Body filters run under a guard: a filter that would remove more than MAX_FILTER_CUT of the body's text is undone
 (the guard's firing is recorded as `guard:<name>`), and so are all filters together when they would. A filter
-exists to trim the edges of an article, never to remove most of it.
+exists to trim the edges of an article, never to remove most of it. Preparation has its own guard: a tag dropped as
+non-content (a script, a form control, ...) that holds a third of the page's prose is unwrapped instead
+(`guard:drop`; an unclosed tag inside it swallowed the rest of the page).
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from dataclasses import dataclass, field
 # name -> what it does; the stage is the prefix of the description
 HEURISTICS: dict[str, str] = {
     # prepare: the parsed page, before the main-content extractor
-    "hidden_blocks": "prepare: drop blocks the page hides (hidden attribute, display:none), unless most of the text",
-    "noscript_body": "prepare: a <noscript> holding running text (script-rendered pages) is kept as content",
+    "hidden_blocks": "prepare: blocks the page hides (hidden, display:none) go, unless one holds 40% of the text",
+    "noscript_body": "prepare: a <noscript> holding paragraphs (a script-rendered page's article) is kept as content",
     "embedded_posts": "prepare: embedded posts (tweets, ...) become plain blockquotes, their widgets go",
     "hover_cards": "prepare: pop-up cards inside paragraphs (picture + several links) go",
-    "layout_tables": "prepare: layout tables (nested, or cells holding blocks or long text) become divs",
+    "layout_tables": "prepare: layout tables (nested, long or block cells, no grid) with a menu cell become divs",
     "split_bodies": "prepare: an article body split into same-class containers is joined",
     "loose_paragraphs": "prepare: text set straight into a container (between blocks, split by <br><br>) becomes <p>s",
     "forum_replies": "prepare: on a forum thread (sibling posts, each naming its poster), replies after the first go",
@@ -30,8 +32,8 @@ HEURISTICS: dict[str, str] = {
     # body: filters on the extracted body
     "headline": "body: leading blocks that repeat the headline go, with a short kicker above them",
     "standfirst": "body: a leading heading that repeats the page description goes",
-    "related_cut": "body: a 'Related stories' heading late in the body and what follows it go",
-    "related_block": "body: a 'Related' heading with the link list after it goes, the text after it stays",
+    "related_block": "body: a 'Related'/'Most read' heading and its teasers go when running text follows them",
+    "related_cut": "body: such a heading with no running text after it goes, with everything after it",
     "caption_paragraphs": "body: paragraphs that are photo captions or credits go into the figure",
     "teaser_lines": "body: 'Read more: ...'-style lines that are one link go",
     "teaser_runs": "body: runs of three or more link-dominated blocks, and teasers ending the body, go",

@@ -78,11 +78,6 @@ def _is_tiny(img) -> bool:
     return width is not None and height is not None and width <= 40 and height <= 40
 
 
-def is_junk(img, src: str) -> bool:
-    """Tracking pixels (≤ 2 px), icons and emoji, spacer/placeholder images."""
-    return _is_tiny(img) or _is_junk_source(img, src)
-
-
 def _is_junk_source(img, src: str) -> bool:
     """A placeholder, an icon or emoji, a tracker, by its address (and class or id)."""
     if is_placeholder(src):

@@ -1,10 +1,11 @@
 """Pages of several posts by several people: a forum thread (or reader comments under an article).
 
 A run of three or more sibling elements of the same kind, each naming who wrote it (an element whose class or id
-says author, user, poster, avatar, member, profile or nick, or a <time>), is a thread of posts when each post holds text of its own (not a teaser) and the replies carry no heading of
-their own (or one that repeats the thread's). When the page has no running text outside the thread, it is a forum
-thread: the first post is the content and the replies go. When running text stands outside it, the thread is the
-readers' comments under an article, left to the extractor (which leaves comments out).
+says author, user, poster, avatar, member, profile or nick, or a <time>), is a thread of posts when each post holds
+text of its own (not a teaser) and the replies carry no heading of their own (or one that repeats the thread's).
+When the page has no running text outside the thread, it is a forum thread: the first post is the content and the
+replies go. When running text stands outside it, the thread is the readers' comments under an article, left to
+the extractor (which leaves comments out).
 """
 
 from __future__ import annotations
