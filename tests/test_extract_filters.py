@@ -48,14 +48,14 @@ def test_list_of_links_inside_text_with_prose_stays():
     assert len(body) == 3
 
 
-def test_credit_paragraph_moves_into_figure_caption():
+def test_caption_paragraph_moves_into_the_figure_and_a_credit_line_goes():
     body = _body(
         f"<p>{PARA}</p><figure><img src='https://x/a.jpg' alt=''></figure>"
-        "<p>Workers at the plant on Monday. (AP Photo/Jane Roe)</p>"
+        "<p><em>Workers at the plant on Monday.</em></p>"
         f"<p>{PARA}</p><p>Photo: Agency</p>"
     )
     move_captions(body)
-    assert body.find("figure/figcaption").text == "Workers at the plant on Monday. (AP Photo/Jane Roe)"
+    assert body.find("figure/figcaption").text == "Workers at the plant on Monday."
     assert _texts(body)[-1].startswith("The committee")
 
 
