@@ -7,6 +7,9 @@ block of such text loses to a smaller one with <p> tags, or is dropped. These st
 
 from __future__ import annotations
 
+from lxml import etree
+from lxml import html as lxml_html
+
 from newsmirror.htmltree import remove_keeping_tail
 
 # block-level tags: they end a run of inline content
@@ -155,9 +158,31 @@ def drop_elements(root, tags: tuple[str, ...], trace_guard, keep=None) -> int:
                 el.drop_tag()
                 trace_guard()
                 continue
+        elif el.tag in _RAW_TEXT and len(el.text or "") > 1000 and "<p" in el.text:
+            if total is None:
+                total = len(root.text_content())
+            if len(el.text) > DROP_MAX_SHARE * total and _reparse(el):
+                trace_guard()
+                continue
         remove_keeping_tail(el)
         removed += 1
     return removed
+
+
+_RAW_TEXT = ("iframe", "textarea")  # the parser keeps their content as text: unclosed, they hold the page's rest
+
+
+def _reparse(el) -> bool:
+    """Put the markup an unclosed raw-text tag swallowed back into the page, parsed; False if it holds no prose."""
+    try:
+        holder = lxml_html.fragment_fromstring(el.text, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return False
+    if not holds_prose(holder):
+        return False
+    holder.tail = el.tail
+    el.getparent().replace(el, holder)
+    return True
 
 
 

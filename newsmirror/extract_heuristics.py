@@ -7,8 +7,8 @@ the tree) has a name in HEURISTICS. `ExtractOptions.disabled` switches named heu
 Body filters run under a guard: a filter that would remove more than MAX_FILTER_CUT of the body's text is undone
 (the guard's firing is recorded as `guard:<name>`), and so are all filters together when they would. A filter
 exists to trim the edges of an article, never to remove most of it. Preparation has its own guard: a tag dropped as
-non-content (a script, a form control, ...) that holds a third of the page's prose is unwrapped instead
-(`guard:drop`; an unclosed tag inside it swallowed the rest of the page).
+non-content (a script, a form control, ...) that holds a third of the page's prose is unwrapped instead, and an
+unclosed <iframe> or <textarea> whose text is the rest of the page gives that markup back (`guard:drop`).
 """
 
 from __future__ import annotations

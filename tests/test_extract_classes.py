@@ -63,6 +63,15 @@ def test_unclosed_tag_that_swallows_the_page_is_unwrapped():
     assert trace.fired["guard:drop"] == 1
 
 
+def test_unclosed_iframe_that_swallows_the_page_gives_its_markup_back():
+    page = (f"<html><head><title>Town notes</title></head><body><iframe src='/ad'><div>Menu</div>"
+            f"{_paras(*range(1, 11))}</body></html>")
+    trace = ExtractTrace()
+    article = _extract(page, trace=trace)
+    assert article.text.count("The volunteers met") == 10 and "<p>" not in article.text
+    assert trace.fired["guard:drop"] == 1
+
+
 def test_preview_in_a_subscription_named_container_stays():
     teasers = "".join(f"<li><a href='/n/{i}'>Another headline number {i} about the harbour works</a></li>"
                       for i in range(8))
