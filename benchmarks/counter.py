@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from newsmirror.config import parse_config  # noqa: E402
 from newsmirror.records import Article  # noqa: E402
-from newsmirror.store import Store  # noqa: E402
+from newsmirror.state.store import Store  # noqa: E402
 
 PAGE = "pages/world/a1.md"
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ is a crash, listed at the end.
 
 --ablate runs newsmirror again once per heuristic (all of them, or those named) with that heuristic switched off
 (ExtractOptions.disabled) and reports, per data set, on how many pages it fired in the full run and the F1 change
-when it is off (F1 with it minus F1 without it: positive means the heuristic pays). Scores use newsmirror.metric
+when it is off (F1 with it minus F1 without it: positive means the heuristic pays). Scores use newsmirror.extract.metric
 (see ../shared/bench/README.md); the macro average weighs every data set the same.
 """
 
@@ -37,9 +37,9 @@ import trafilatura
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from newsmirror.extract import ExtractOptions, extract_article, read_page_file  # noqa: E402
-from newsmirror.extract_heuristics import HEURISTICS, ExtractTrace  # noqa: E402
-from newsmirror.metric import page_counts, score  # noqa: E402
+from newsmirror.extract.page import ExtractOptions, extract_article, read_page_file  # noqa: E402
+from newsmirror.extract.heuristics import HEURISTICS, ExtractTrace  # noqa: E402
+from newsmirror.extract.metric import page_counts, score  # noqa: E402
 from newsmirror.records import ExtractError  # noqa: E402
 
 DEFAULT_DATA = ("../shared/bench/aeb", "../shared/bench/wceb")
@@ -177,7 +177,7 @@ def report_ablation(pages: list[Page], results: list[dict], ablated: list[dict],
     sets = list(dict.fromkeys(r["dataset"] for r in results))
     full = {s: _f1(r["newsmirror_counts"] for r in results if r["dataset"] == s) for s in sets}
     width = max(len(n) for n in names)
-    print(f"\nablation: pages where the heuristic fired / F1 with it minus F1 with it off (+ = it pays)")
+    print("\nablation: pages where the heuristic fired / F1 with it minus F1 with it off (+ = it pays)")
     print(f"{'heuristic':<{width}} " + " ".join(f"{s[:15]:>15}" for s in sets) + f" {'macro ΔF1':>9}")
     for name in names:
         cells, deltas = [], []

@@ -44,11 +44,11 @@ def build(work: Path, base_url: str, size: int) -> Path:
     """A mirror of `size` generated articles (a000001 ...; a000000 is the one the site holds back)."""
     from newsmirror.config import load_config
     from newsmirror.ids import canonical_url
-    from newsmirror.publish import GitRepo
+    from newsmirror.publish.commit import GitRepo
     from newsmirror.records import Article
     from newsmirror.layout import page_path
-    from newsmirror.store import Store
-    from newsmirror.transform import content_hash
+    from newsmirror.state.store import Store
+    from newsmirror.extract.transform import content_hash
 
     config_path = work / "newsmirror.toml"
     # Pagefind re-reads every page (the warm-up shows what that costs at this size): rebuild it at most hourly
@@ -96,7 +96,7 @@ def measure(config_path: Path) -> dict:
 
     from newsmirror import pipeline
     from newsmirror.config import load_config
-    from newsmirror.progress import Reporter
+    from newsmirror.run.progress import Reporter
 
     config = load_config(config_path)
     with StageClock() as clock:

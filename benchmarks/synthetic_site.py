@@ -104,7 +104,6 @@ class Content:
 
     def article_page(self, index: int, base: str) -> str:
         title = escape(self.title(index))
-        channel = self.channel(index)
         lang = "zh-CN" if self.chinese(index) else "en"
         paras = self.paragraphs(index)
         figures = [

@@ -13,7 +13,7 @@ import click
 from newsmirror import __version__
 from newsmirror.config import CONFIG_NAME, Config, init_config, load_config
 from newsmirror.pipeline import RunRequest, run_once
-from newsmirror.progress import NORMAL, QUIET, VERBOSE, make_reporter
+from newsmirror.run.progress import NORMAL, QUIET, VERBOSE, make_reporter
 from newsmirror.records import Candidate, NewsmirrorError, RunSummary, printable
 
 config_option = click.option(
@@ -86,7 +86,7 @@ def nothing_done(summary: RunSummary) -> bool:
               help="Where extraction and image work runs: local, dask-local or dask://HOST:PORT.")
 def run(config_path: Path | None, quiet: bool, verbose: bool, executor: str) -> None:
     """One incremental pass: read sources, mirror what is new or changed, commit."""
-    from newsmirror.executor import ExecutorError, check_spec
+    from newsmirror.run.pool import ExecutorError, check_spec
 
     try:
         check_spec(executor)
@@ -121,7 +121,7 @@ def add(url: str, channel: str, config_path: Path | None, quiet: bool, verbose: 
 
 
 def _duration(_ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    from newsmirror.schedule import parse_duration
+    from newsmirror.run.watch import parse_duration
 
     if value is None:
         return None
@@ -145,8 +145,8 @@ def _duration(_ctx: click.Context, param: click.Parameter, value: str | None) ->
 def watch(config_path: Path | None, every: float, jitter: float | None, runs: int | None, verbose: bool) -> None:
     """Run on a schedule, one line per run; SIGTERM/Ctrl-C stop cleanly after the current run."""
     from newsmirror.clock import wallclock
-    from newsmirror.progress import Reporter, summary_line
-    from newsmirror.schedule import StopFlag, watch as watch_loop
+    from newsmirror.run.progress import Reporter, summary_line
+    from newsmirror.run.watch import StopFlag, watch as watch_loop
 
     config = _load(config_path)
     stop = StopFlag()
@@ -180,7 +180,7 @@ def rebuild(config_path: Path | None, quiet: bool) -> None:
 @click.option("--failures", "limit", default=10, show_default=True, help="How many recent failures to show.")
 def status(config_path: Path | None, limit: int) -> None:
     """Sources, article counts per channel, recent failures."""
-    from newsmirror.status import status_lines
+    from newsmirror.state.status import status_lines
 
     for line in status_lines(_load(config_path), limit):
         click.echo(line)
@@ -191,7 +191,7 @@ def status(config_path: Path | None, limit: int) -> None:
 @click.argument("names", nargs=-1)
 def push(config_path: Path | None, names: tuple[str, ...]) -> None:
     """Push each remote (or those NAMED) what it has not received yet; exit 1 if any push failed."""
-    from newsmirror.remotes import push_mirror
+    from newsmirror.publish.remotes import push_mirror
 
     config = _load(config_path)
     unknown = sorted(set(names) - {r.name for r in config.remotes})
@@ -212,8 +212,8 @@ def push(config_path: Path | None, names: tuple[str, ...]) -> None:
 def compact(config_path: Path | None, edition: str, yes: bool) -> None:
     """Rewrite the edition's history to one commit of its current tree; force-push it to the remotes marked
     allow_force (others keep their history and get the next runs on top of it)."""
-    from newsmirror.remotes import compact_mirror
-    from newsmirror.sizes import human, measure
+    from newsmirror.publish.remotes import compact_mirror
+    from newsmirror.publish.sizes import human, measure
 
     if not yes:
         raise click.UsageError("compact drops the history of the mirror branch; run it with --yes")
@@ -235,7 +235,7 @@ def compact(config_path: Path | None, edition: str, yes: bool) -> None:
 @click.option("--jsonl", is_flag=True, help="One JSON object per file (the stable interface benchmarks use).")
 def extract(files: tuple[Path, ...], base_url: str | None, jsonl: bool) -> None:
     """Extract the article from HTML files (plain or .gz)."""
-    from newsmirror.extract import extract_file
+    from newsmirror.extract.page import extract_file
 
     failed = 0
     for path in files:  # one bad file is one failure line; the batch goes on, and the exit status tells
@@ -262,7 +262,7 @@ def extract(files: tuple[Path, ...], base_url: str | None, jsonl: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 def serve(config_path: Path | None, port: int, host: str) -> None:
     """Preview the HTML edition locally (no access log, no client addresses kept)."""
-    from newsmirror.serve import serve as serve_site
+    from newsmirror.editions.serve import serve as serve_site
 
     config = _load(config_path)
     click.echo(f"serving {config.output_dir} at http://{host}:{port}/{config.editions.html_dir}/ (Ctrl-C stops)")
@@ -276,7 +276,7 @@ def serve(config_path: Path | None, port: int, host: str) -> None:
 @click.option("--processes", type=click.IntRange(1, 64), default=None, help="Workers (default: counter.processes).")
 def serve_counter(config_path: Path | None, host: str | None, port: int | None, processes: int | None) -> None:
     """Answer the view-counter pixel and count views (keeps nothing about readers; SIGTERM flushes)."""
-    from newsmirror.counter import CounterOptions, bind, pixel_template, serve_counter as run_counter
+    from newsmirror.views.counter import CounterOptions, bind, pixel_template, serve_counter as run_counter
 
     config = _load(config_path)
     settings = config.counter
@@ -303,7 +303,7 @@ def views() -> None:
 @config_option
 def views_import(access_log: Path, log_format: str, config_path: Path | None) -> None:
     """Count pixel hits for mirror pages from ACCESS_LOG (idempotent; addresses are never stored)."""
-    from newsmirror.views_import import import_file
+    from newsmirror.views.log_import import import_file
 
     result = import_file(_load(config_path), access_log, log_format)  # type: ignore[arg-type]
     click.echo(f"{result.file}: {result.lines} lines ({result.already} imported before); {result.views} views "

@@ -24,24 +24,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from newsmirror import layout, regenerate, remotes
-from newsmirror.assets import ImageLocaliser
+from newsmirror import layout
+
+from newsmirror.editions import regenerate
+
+from newsmirror.publish import remotes
+from newsmirror.fetch.assets import ImageLocaliser
 from newsmirror.clock import utcnow
 from newsmirror.config import Config
-from newsmirror.decide import decide
-from newsmirror.editions import listed_channels, open_editions, render_changed, render_failed
-from newsmirror.fetch import Fetcher
-from newsmirror.plan import Plan, PlanOptions, candidate_ids, canonical_urls, plan
-from newsmirror.progress import Reporter, counted, report_failures, tally
-from newsmirror.read_sources import discover_all
+from newsmirror.run.decide import decide
+from newsmirror.editions.seam import listed_channels, open_editions, render_changed, render_failed
+from newsmirror.fetch.client import Fetcher
+from newsmirror.run.plan import Plan, PlanOptions, candidate_ids, canonical_urls, plan
+from newsmirror.run.progress import Reporter, counted, report_failures, tally
+from newsmirror.sources.read import discover_all
 from newsmirror.records import PageResult
-from newsmirror.resolve import ResolvingTransport
-from newsmirror.retention import retire
-from newsmirror.work import asset_files, extract_options, fetch_and_extract, retry_images
-from newsmirror.publish import GitRepo, PublishError, check_tree, publish
+from newsmirror.fetch.resolve import ResolvingTransport
+from newsmirror.publish.retention import retire
+from newsmirror.run.work import asset_files, extract_options, fetch_and_extract, retry_images
+from newsmirror.publish.commit import GitRepo, PublishError, check_tree, publish
 from newsmirror.records import Candidate, NewsmirrorError, RunSummary, Stage
-from newsmirror.store import StateError, Store
-from newsmirror.transform import content_hash
+from newsmirror.state.store import StateError, Store
+from newsmirror.extract.transform import content_hash
 
 
 class RunLockedError(NewsmirrorError):

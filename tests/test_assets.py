@@ -12,13 +12,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from PIL import Image, ImageChops
 
-from newsmirror.assets import (ImageLocaliser, asset_link, asset_path, body_image_sources, image_sources, is_local,
+from newsmirror.fetch.assets import (ImageLocaliser, asset_link, asset_path, body_image_sources, image_sources, is_local,
                                rewrite_image_sources)
 from newsmirror.config import FetchSettings, ImageSettings
-from newsmirror.fetch import Fetcher
+from newsmirror.fetch.client import Fetcher
 from newsmirror.records import Article, ImageRef
-from newsmirror.store import Store
-from newsmirror.transform import sanitize
+from newsmirror.state.store import Store
+from newsmirror.extract.transform import sanitize
 
 
 def _encode(image: Image.Image, fmt: str, **params) -> bytes:

@@ -7,8 +7,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from newsmirror.browser import CHROMIUM, render_page, render_page_async
-from newsmirror.extract import extract_article
+from newsmirror.fetch.browser import CHROMIUM, render_page, render_page_async
+from newsmirror.extract.page import extract_article
 from newsmirror.records import FetchError
 
 

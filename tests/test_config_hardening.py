@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from newsmirror.config import (CHANNEL_NAME, Channel, Config, ConfigError, CounterSettings, Editions, FetchSettings,
                                ImageSettings, MenuLink, MirrorSettings, Remote, SizeBudgets, Source, load_config)
-from newsmirror.resolve import ResolvingTransport
+from newsmirror.fetch.resolve import ResolvingTransport
 
 SOURCE = '[[sources]]\nname = "a"\nkind = "feed"\nchannel = "world"\nurl = "https://news.example.org/feed.xml"\n'
 
@@ -352,8 +352,8 @@ def test_any_value_loads_or_is_a_config_error(project, changes, channel):
     config.mirror.link_suffix("home")
     if config.mirror.counter_pixel:
         config.mirror.counter_pixel.format(path="pages/world/x.md", id="x", channel="world")
-    from newsmirror.plan import retry_delay
-    from newsmirror.retention import policy_for
+    from newsmirror.run.plan import retry_delay
+    from newsmirror.publish.retention import policy_for
 
     retry_delay(config.mirror.max_attempts, config.mirror.retry_base_minutes)
     policy_for(config, "world").cutoff_day(datetime(2026, 1, 1, tzinfo=timezone.utc))

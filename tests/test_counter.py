@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from newsmirror.config import Config, parse_config
-from newsmirror.counter import (MAX_HEAD, PIXEL, CounterOptions, CounterService, PixelProtocol, bind,
+from newsmirror.views.counter import (MAX_HEAD, PIXEL, CounterOptions, CounterService, PixelProtocol, bind,
                                 load_targets)
 from newsmirror.records import Article
-from newsmirror.store import Store
+from newsmirror.state.store import Store
 
 PIXEL_URL = "https://counter.example/p/{path}"
 PAGES = ["pages/world/a1.md", "site/pages/world/a1.html", "pages/world/a2.md", "site/pages/world/a2.html",

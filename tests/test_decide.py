@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from newsmirror.decide import decide
+from newsmirror.run.decide import decide
 from newsmirror.records import Article, Candidate, ExtractError, FetchError, FetchTask, PageResult
-from newsmirror.store import ArticleState
-from newsmirror.transform import content_hash
+from newsmirror.state.store import ArticleState
+from newsmirror.extract.transform import content_hash
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 URL = "https://n.example/a/1"

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from newsmirror.decode import decode_html, normalize_charset, sniff_meta_charset
+from newsmirror.extract.decode import decode_html, normalize_charset, sniff_meta_charset
 
 ZH = "<html><body><p>中华人民共和国国务院总理今天在北京会见了来访的客人，双方就共同关心的问题交换了意见。</p></body></html>"
 TW = "<html><body><p>臺灣的天氣今天很好，我們一起去臺北看看風景吧。這是繁體中文的測試頁面，謝謝大家。</p></body></html>"

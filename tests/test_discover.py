@@ -1,7 +1,7 @@
 import pytest
 
 from newsmirror.config import Source
-from newsmirror.discover import DiscoverError, parse_feed, parse_listing, parse_sitemap, parse_url_list
+from newsmirror.sources.discover import DiscoverError, parse_feed, parse_listing, parse_sitemap, parse_url_list
 
 RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
 <item><title>One</title><link>/a/one.html</link><guid>1</guid><pubDate>Mon, 02 Mar 2026 08:00:00 +0800</pubDate></item>

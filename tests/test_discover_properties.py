@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newsmirror.config import Source
-from newsmirror.discover import DiscoverError, iso_date, parse_feed, parse_listing, parse_sitemap
+from newsmirror.sources.discover import DiscoverError, iso_date, parse_feed, parse_listing, parse_sitemap
 from newsmirror.ids import article_id, canonical_url, url_problem
 
 PROFILE = settings(max_examples=300, derandomize=True, deadline=None, database=None,

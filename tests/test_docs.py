@@ -326,7 +326,7 @@ def test_site_rules_doc_matches_the_parser():
     """docs/site-rules.md lists exactly the directives SiteRules reads, and its example parses and sets each."""
     from dataclasses import fields
 
-    from newsmirror.siterules import SiteRules
+    from newsmirror.extract.siterules import SiteRules
 
     text = _read(ROOT / "docs" / "site-rules.md")
     directives = {re.match(r"`(\w+)`", cells[0]).group(1) for cells in _table(text, "| directive |")}

@@ -19,12 +19,12 @@ from PIL import Image
 import faultserver as fs
 from conftest import make_config
 from faultserver import ClientLog, FaultServer
-from newsmirror import pagetask
+from newsmirror.run import pagetask
 from newsmirror.config import FetchSettings, parse_config
-from newsmirror.executor import ExecutorError, check_spec
-from newsmirror.fetch import Fetcher, FetchRequest
+from newsmirror.run.pool import ExecutorError, check_spec
+from newsmirror.fetch.client import Fetcher, FetchRequest
 from newsmirror.pipeline import RunRequest, run_once
-from newsmirror.progress import QUIET, Reporter
+from newsmirror.run.progress import QUIET, Reporter
 from newsmirror.records import Candidate, FetchError, FetchTask, Stage
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -184,8 +184,8 @@ def test_a_page_that_is_no_article_comes_back_from_a_worker_process():
     interpreter: importing `distributed` (as this module does) installs tblib's exception pickling, which hides it."""
     script = """
 import pickle, sys
-from newsmirror.extract import ExtractOptions
-from newsmirror.pagetask import extract_page
+from newsmirror.extract.page import ExtractOptions
+from newsmirror.run.pagetask import extract_page
 from newsmirror.records import ExtractError, Stage
 assert "distributed" not in sys.modules
 for body in (b"<html><body><p>x</p></body></html>", b"\\xff\\xfe<<<"):
@@ -209,8 +209,8 @@ def test_every_newsmirror_error_arrives_whole_from_another_process():
     """Errors cross process boundaries (the pool's, Dask's): each subclass, whatever its constructor takes."""
     import pickle
 
-    from newsmirror.gitreplay import ReplayConflict
-    from newsmirror.imaging import ImageError
+    from newsmirror.publish.replay import ReplayConflict
+    from newsmirror.fetch.imaging import ImageError
     from newsmirror.records import ExtractError, FetchError
 
     for error in (FetchError("http://a.test/x", "HTTP 503 after 2 attempts", status=503, retryable=True),

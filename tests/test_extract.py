@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from newsmirror.extract import extract_article, extract_file
+from newsmirror.extract.page import extract_article, extract_file
 from newsmirror.records import ExtractError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"

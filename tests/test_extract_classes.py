@@ -8,10 +8,10 @@ import unicodedata
 import pytest
 from lxml import html as lxml_html
 
-from newsmirror.decode import decode_html
-from newsmirror.extract import ExtractOptions, extract_article
-from newsmirror.extract_filters import body_text_length
-from newsmirror.extract_heuristics import HEURISTICS, MAX_FILTER_CUT, ExtractTrace, Heuristics
+from newsmirror.extract.decode import decode_html
+from newsmirror.extract.page import ExtractOptions, extract_article
+from newsmirror.extract.filters import body_text_length
+from newsmirror.extract.heuristics import HEURISTICS, MAX_FILTER_CUT, ExtractTrace, Heuristics
 
 URL = "https://news.example.org/2024/05/harbour.html"
 WORDS = "harbour ferry council budget tide pier crane dock quay berth vessel cargo lantern orchard meadow".split()

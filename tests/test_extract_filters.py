@@ -2,8 +2,8 @@
 
 from lxml import html as lxml_html
 
-from newsmirror.extract import extract_article
-from newsmirror.extract_filters import (
+from newsmirror.extract.page import extract_article
+from newsmirror.extract.filters import (
     drop_standfirst,
     drop_teaser_lines,
     drop_teaser_runs,

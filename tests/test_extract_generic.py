@@ -3,9 +3,9 @@ headings, picture-card "related" sections, long figcaptions, the lead image in `
 
 from lxml import html as lxml_html
 
-from newsmirror.extract import extract_article
-from newsmirror.extract_clean import is_layout_table
-from newsmirror.extract_filters import cut_at_related_heading, drop_trailing_boilerplate
+from newsmirror.extract.page import extract_article
+from newsmirror.extract.clean import is_layout_table
+from newsmirror.extract.filters import cut_at_related_heading, drop_trailing_boilerplate
 
 URL = "https://news.example.com/2024/story.html"
 PARA = "The committee met on Thursday to discuss the proposal in detail, and members asked many questions. "

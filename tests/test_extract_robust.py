@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from newsmirror.extract import extract_article
+from newsmirror.extract.page import extract_article
 from newsmirror.records import ExtractError
 
 URL = "https://example.com/x"

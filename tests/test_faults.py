@@ -46,16 +46,16 @@ import pytest
 import faultserver as fs
 from faultserver import ClientLog, FaultServer
 from newsmirror.config import FetchSettings, Source, parse_config
-from newsmirror.decode import decode_html
-from newsmirror.discover import DiscoverError, parse_feed, parse_sitemap
-from newsmirror.extract import extract_article
-from newsmirror.fetch import Fetcher, page_problem
+from newsmirror.extract.decode import decode_html
+from newsmirror.sources.discover import DiscoverError, parse_feed, parse_sitemap
+from newsmirror.extract.page import extract_article
+from newsmirror.fetch.client import Fetcher, page_problem
 from newsmirror.pipeline import run_once
-from newsmirror.plan import PlanOptions, plan
-from newsmirror.progress import QUIET, Reporter
+from newsmirror.run.plan import PlanOptions, plan
+from newsmirror.run.progress import QUIET, Reporter
 from newsmirror.records import ExtractError, FetchError
-from newsmirror.resolve import ResolvingTransport
-from newsmirror.store import Store
+from newsmirror.fetch.resolve import ResolvingTransport
+from newsmirror.state.store import Store
 
 # timeout: 5 s, not less: every kind that is answered in full shares one event loop (and this process, with the
 # server's thread) with the others, ~0.5 s of work when the machine is idle, ~2.5 s beside two busy processes

@@ -20,8 +20,8 @@ from faultserver import FaultServer
 from newsmirror.config import parse_config
 from newsmirror.ids import RESERVED, article_id
 from newsmirror.pipeline import run_once
-from newsmirror.progress import QUIET, Reporter
-from newsmirror.store import Store
+from newsmirror.run.progress import QUIET, Reporter
+from newsmirror.state.store import Store
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 SITE = "news.hostile.test"

@@ -6,11 +6,11 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from newsmirror import hot
+from newsmirror.views import hot
 from newsmirror.config import parse_config
 from newsmirror.records import Article
-from newsmirror.hot import hot_list
-from newsmirror.store import Store
+from newsmirror.views.hot import hot_list
+from newsmirror.state.store import Store
 
 TODAY = date(2026, 11, 26)
 
@@ -93,9 +93,9 @@ def test_pixel_views_reach_the_hot_list_the_home_pages_and_both_editions(demo_si
     from conftest import make_config
     from test_counter import Running
 
-    from newsmirror.counter import CounterOptions
+    from newsmirror.views.counter import CounterOptions
     from newsmirror.pipeline import RunRequest, run_once
-    from newsmirror.progress import QUIET, Reporter
+    from newsmirror.run.progress import QUIET, Reporter
 
     config = make_config(demo_site, tmp_path, counter_pixel="https://counter.example/p/{path}")
     run_once(config, Reporter(QUIET))

@@ -28,13 +28,13 @@ from newsmirror.demo import site as demo
 from newsmirror.demo.mirror import DEMO_HOST
 from newsmirror.demo.site import DemoSite
 from newsmirror.pipeline import run_once
-from newsmirror.progress import QUIET, Reporter
-from newsmirror.publish import write_files
+from newsmirror.run.progress import QUIET, Reporter
+from newsmirror.publish.commit import write_files
 from newsmirror.layout import page_path
-from newsmirror.render_html import render_site
-from newsmirror.search import build_search
-from newsmirror.serve import make_server
-from newsmirror.store import Store
+from newsmirror.editions.html import render_site
+from newsmirror.editions.search import build_search
+from newsmirror.editions.serve import make_server
+from newsmirror.state.store import Store
 
 from conftest import make_config
 from test_render_html import HOSTILE_TITLE, synthetic_site

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageChops, ImageCms
 
 from newsmirror.config import ImageSettings
-from newsmirror.imaging import MAX_PIXELS, ImageError, quality_steps, recompress
+from newsmirror.fetch.imaging import MAX_PIXELS, ImageError, quality_steps, recompress
 
 GPS_IFD = 0x8825
 

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from newsmirror import layout, regenerate
+from newsmirror import layout
+
+from newsmirror.editions import regenerate
 from newsmirror.config import Config, parse_config
-from newsmirror.editions import all_channels, listed_channels, open_editions, render_changed
+from newsmirror.editions.seam import all_channels, listed_channels, open_editions, render_changed
 from newsmirror.records import Article
-from newsmirror.store import Store
-from newsmirror.transform import content_hash
+from newsmirror.state.store import Store
+from newsmirror.extract.transform import content_hash
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 CHANNELS = ("world", "city")

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from newsmirror import render
-from newsmirror.records import Article, ImageRef
-from newsmirror.transform import autolink, encode_url, link_destination, link_images, to_markdown
+from newsmirror.editions import markdown as markdown_edition
+from newsmirror.records import ImageRef
+from newsmirror.extract.transform import autolink, encode_url, link_destination, link_images, to_markdown
 from test_render_golden import ARTICLE, CONFIG, state
 
 MD = MarkdownIt("commonmark", {"html": True})
@@ -72,7 +72,7 @@ def hrefs(markdown: str) -> list[str]:
 
 def article_page(body: str = "<p>Body.</p>", config=CONFIG, **fields) -> str:  # noqa: ANN001
     article = replace(ARTICLE, body_html=body, **fields)
-    return render.render_article(config, state(7), article, {})[0].content.decode("utf-8")
+    return markdown_edition.render_article(config, state(7), article, {})[0].content.decode("utf-8")
 
 
 def assert_safe(page: str, localised: bool = True) -> None:
@@ -174,9 +174,9 @@ def test_item_titles_links_and_dates_on_indexes_home_and_hot():
     hostile[0] = replace(hostile[0], url=HOSTILE_URL, retired="2026-04-01")  # the entry links to the original
     config = CONFIG.model_copy(update={"channels": {"world": CONFIG.channels["world"].model_copy(
         update={"title": "World <script>x</script> [x](y)"})}})
-    files = render.render_channel(config, "world", hostile, numbers={0}) + [
-        render.render_home(config, {"world": hostile}, hot=hostile),
-        render.render_hot(config, hostile, ["world"])]
+    files = markdown_edition.render_channel(config, "world", hostile, numbers={0}) + [
+        markdown_edition.render_home(config, {"world": hostile}, hot=hostile),
+        markdown_edition.render_hot(config, hostile, ["world"])]
     for file in files:
         page = file.content.decode("utf-8")
         assert_safe(page)
@@ -230,7 +230,7 @@ CONTEXTS = ["{}", "# {}", "[{}](u)", "*{}*", "- {}", "> {}", "1. {}", "a\n{}", "
 @settings(FAST, max_examples=300)
 @given(TEXT)
 def test_property_md_escape_reads_back_in_every_template_context(text):
-    escaped = render.md_escape(text)
+    escaped = markdown_edition.md_escape(text)
     assert "\n" not in escaped
     for context in CONTEXTS:
         if context == "*{}*" and not escaped:
@@ -327,8 +327,8 @@ def test_property_article_page_has_no_live_markup(title, author, url, alt, capti
 def test_property_lists_have_no_live_markup(items):
     states = [replace(state(n), title=title or None, url=url, published=date, retired="x" if retired else None)
               for n, (title, url, date, retired) in enumerate(items, 1)]
-    files = render.render_channel(CONFIG, "world", states, numbers={0}) + [
-        render.render_home(CONFIG, {"world": states}, hot=states), render.render_hot(CONFIG, states, ["world"])]
+    files = markdown_edition.render_channel(CONFIG, "world", states, numbers={0}) + [
+        markdown_edition.render_home(CONFIG, {"world": states}, hot=states), markdown_edition.render_hot(CONFIG, states, ["world"])]
     for file in files:
         page = file.content.decode("utf-8")
         assert_safe(page)

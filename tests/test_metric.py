@@ -2,7 +2,7 @@
 
 import pytest
 
-from newsmirror.metric import page_counts, precision, recall, score, shingles
+from newsmirror.extract.metric import page_counts, precision, recall, score, shingles
 
 
 def test_shingles_of_four_tokens_multiset():

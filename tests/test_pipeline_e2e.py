@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from newsmirror import publish as publish_module
+from newsmirror.publish import commit as publish_module
 from newsmirror.clock import utcnow
 from newsmirror.demo import site as demo
 from newsmirror.pipeline import RunRequest, run_once
-from newsmirror.progress import Reporter, QUIET
+from newsmirror.run.progress import Reporter, QUIET
 from newsmirror.records import Candidate
-from newsmirror.store import Store
+from newsmirror.state.store import Store
 
 from conftest import make_config
 
@@ -198,7 +198,7 @@ def test_hot_list_ranks_by_views(mirror_config):
         store.add_views(f"pages/{top.channel}/{top.id}.md", (utcnow() - timedelta(days=1)).date().isoformat(), 9)
     run(mirror_config, request=RunRequest(only=()))
     hot = (mirror_config.output_dir / "indexes" / "hot.md").read_text("utf-8")
-    assert f"1. [" in hot and f"{top.id}.md" in hot
+    assert "1. [" in hot and f"{top.id}.md" in hot
 
 
 def test_site_rules_and_browser_fallback_through_the_pipeline(demo_site, tmp_path):
@@ -234,7 +234,7 @@ def test_failed_image_leaves_placeholder_and_is_retried(demo_site, mirror_config
     assert f"[{mirror_config.labels.image_unavailable}" in page.read_text("utf-8")
     assert any(f.url.endswith("comet-over-hills.jpg") and f.stage == "image"
                for f in Store(mirror_config.state_path).recent_failures(50))
-    from newsmirror.status import status_lines
+    from newsmirror.state.status import status_lines
 
     waiting = status_lines(mirror_config)
     assert any("comet-over-hills.jpg" in line and "404" in line for line in waiting[waiting.index(

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from newsmirror.pipeline import RunRequest, run_once
-from newsmirror.publish import GitRepo, PublishError
-from newsmirror.store import Store
+from newsmirror.publish.commit import GitRepo, PublishError
+from newsmirror.state.store import Store
 
 from conftest import make_config, write_demo_config
 

@@ -16,9 +16,9 @@ import pytest
 
 from gitservers import GitDaemon, SmartHTTP, bare_repo, branch_tip, free_port, reserved_port
 from newsmirror.config import Config, parse_config
-from newsmirror.publish import GitRepo
-from newsmirror.remotes import HTML_REF, compact, push_all, remote_statuses
-from newsmirror.store import Store
+from newsmirror.publish.commit import GitRepo
+from newsmirror.publish.remotes import HTML_REF, compact, push_all, remote_statuses
+from newsmirror.state.store import Store
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -266,7 +266,7 @@ def test_compact_rewrites_history_and_force_pushes_only_where_allowed(tmp_path):
 
 def test_a_run_pushes_its_commit_and_the_backlog_and_a_failed_push_does_not_fail_it(mirror_config, tmp_path):
     from newsmirror.pipeline import RunRequest, run_once
-    from newsmirror.progress import Reporter
+    from newsmirror.run.progress import Reporter
 
     bare_repo(tmp_path / "out.git")
     remotes = make_config(tmp_path, {"name": "out", "url": f"file://{tmp_path}/out.git"},

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from newsmirror import render
+from newsmirror.editions import markdown as markdown_edition
 from newsmirror.config import parse_config
 from newsmirror.records import Article, ImageRef
-from newsmirror.store import ArticleState
+from newsmirror.state.store import ArticleState
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -81,7 +81,7 @@ def update(request) -> bool:
 
 
 def test_article_page(update):
-    files = render.render_article(CONFIG, state(7), ARTICLE, {"https://news.example.org/a/story-3.html":
+    files = markdown_edition.render_article(CONFIG, state(7), ARTICLE, {"https://news.example.org/a/story-3.html":
                                                               "pages/world/story-3.md"})
     assert [f.path for f in files] == ["pages/world/story-7.md", "pages/world/story-7.png"]
     assert files[1].content.startswith(b"\x89PNG")
@@ -90,14 +90,14 @@ def test_article_page(update):
 
 def test_index_with_archives(update):
     states = [state(n) for n in range(8, 0, -1)]  # 8 entries, 3 per page: front + 2 archive pages
-    files = render.render_channel(CONFIG, "world", states)
+    files = markdown_edition.render_channel(CONFIG, "world", states)
     assert [f.path for f in files] == ["indexes/world.md", "indexes/world-1.md", "indexes/world-2.md"]
     check("index.md", files[0].content, update)
     check("index-archive-1.md", files[1].content, update)
 
 
 def test_home(update):
-    home = render.render_home(CONFIG, {"world": [state(n) for n in range(8, 0, -1)], "picks": [state(2, "picks")]})
+    home = markdown_edition.render_home(CONFIG, {"world": [state(n) for n in range(8, 0, -1)], "picks": [state(2, "picks")]})
     check("home.md", home.content, update)
 
 
@@ -117,7 +117,7 @@ class _Tags(HTMLParser):
 
 
 def test_raw_html_stays_inside_git_host_allow_lists():
-    page = render.render_article(CONFIG, state(7), ARTICLE, {})[0].content.decode("utf-8")
+    page = markdown_edition.render_article(CONFIG, state(7), ARTICLE, {})[0].content.decode("utf-8")
     html_bits = re.findall(r"<[a-z][^>]*>", re.sub(r"<https?://[^>]+>", "", page))
     parser = _Tags()
     parser.feed("".join(html_bits))
@@ -127,17 +127,17 @@ def test_raw_html_stays_inside_git_host_allow_lists():
 
 
 def test_remote_images_are_never_hot_linked_when_localising():
-    page = render.render_article(CONFIG, state(7), ARTICLE, {})[0].content.decode("utf-8")
+    page = markdown_edition.render_article(CONFIG, state(7), ARTICLE, {})[0].content.decode("utf-8")
     assert "img.example.org" not in page and "*[Image not available: A chart]*" in page
     assert "![Umbrellas](../../assets/5e/5e3a1b2c4d5f6a7b.webp)" in page
     config = CONFIG.model_copy(update={"images": CONFIG.images.model_copy(update={
         "localise": False, "asset_base_urls": ["https://cdn.example.net/m/"]})})
-    page = render.render_article(config, state(7), ARTICLE, {})[0].content.decode("utf-8")
+    page = markdown_edition.render_article(config, state(7), ARTICLE, {})[0].content.decode("utf-8")
     assert "![A chart](https://img.example.org/failed.jpg)" in page
     assert "![Clouds](https://cdn.example.net/m/assets/0c/0c1d2e3f4a5b6c7d.webp)" in page
 
 
 def test_link_variation_appends_page_id():
     config = CONFIG.model_copy(update={"mirror": CONFIG.mirror.model_copy(update={"link_variation": True})})
-    page = render.render_article(config, state(7), ARTICLE, {})[0].content.decode("utf-8")
+    page = markdown_edition.render_article(config, state(7), ARTICLE, {})[0].content.decode("utf-8")
     assert "(../../README.md?story-7)" in page and "(../../indexes/world.md?story-7)" in page

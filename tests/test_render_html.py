@@ -15,8 +15,8 @@ from PIL import Image
 
 from newsmirror.config import Config, parse_config
 from newsmirror.records import Article, ImageRef, RenderedFile
-from newsmirror.render_html import render_site, site_css
-from newsmirror.store import ArticleState
+from newsmirror.editions.html import render_site, site_css
+from newsmirror.state.store import ArticleState
 
 CONFIG = """
 [mirror]

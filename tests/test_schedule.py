@@ -1,5 +1,5 @@
 from newsmirror.records import NewsmirrorError
-from newsmirror.schedule import watch
+from newsmirror.run.watch import watch
 
 
 def test_watch_repeats_and_survives_a_failing_run():

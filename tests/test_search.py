@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from newsmirror.search import BUNDLE, UNUSED, SearchError, build_search, index_language
+from newsmirror.editions.search import BUNDLE, UNUSED, SearchError, build_search, index_language
 
 from test_render_html import synthetic_site
 
@@ -70,8 +70,8 @@ def test_pagefind_failure_is_an_error(tmp_path, built, monkeypatch):
     config, _ = built
     (tmp_path / "site" / "pages" / "a").mkdir(parents=True)
     (tmp_path / "site" / "pages" / "a" / "b.html").write_text("<html lang='en'><body><p>x</p></body></html>")
-    monkeypatch.setattr("newsmirror.search.PAGES_GLOB", "pages/**/*.html")
-    monkeypatch.setattr("newsmirror.search.sys.executable", str(tmp_path / "no-such-python"))
+    monkeypatch.setattr("newsmirror.editions.search.PAGES_GLOB", "pages/**/*.html")
+    monkeypatch.setattr("newsmirror.editions.search.sys.executable", str(tmp_path / "no-such-python"))
     with pytest.raises(SearchError) as info:
         build_search(tmp_path / "site", config)
     assert "pagefind" in str(info.value)

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from newsmirror.extract import ExtractOptions, extract_article
-from newsmirror.siterules import SiteRules, SiteRulesError
+from newsmirror.extract.page import ExtractOptions, extract_article
+from newsmirror.extract.siterules import SiteRules, SiteRulesError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
 

@@ -6,11 +6,11 @@ import io
 import os
 
 from newsmirror.config import SizeBudgets, parse_config
-from newsmirror.progress import QUIET, Reporter
-from newsmirror.publish import GitRepo
-from newsmirror.remotes import after_run
-from newsmirror.sizes import MB, human, measure, summary_line, warnings
-from newsmirror.store import Store
+from newsmirror.run.progress import QUIET, Reporter
+from newsmirror.publish.commit import GitRepo
+from newsmirror.publish.remotes import after_run
+from newsmirror.publish.sizes import MB, human, measure, summary_line, warnings
+from newsmirror.state.store import Store
 
 
 def mirror(tmp_path, files: dict[str, bytes]):
@@ -88,7 +88,7 @@ def test_after_a_run_the_size_line_shows_and_warnings_show_even_when_quiet(tmp_p
 
 
 def test_the_report_after_a_commit_comes_from_the_diff_and_equals_a_full_listing(tmp_path):
-    from newsmirror.sizes import CACHE
+    from newsmirror.publish.sizes import CACHE
 
     root = mirror(tmp_path, FILES)
     budgets = SizeBudgets(file_budget_mb=0.003, report_largest=2)

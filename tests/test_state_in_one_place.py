@@ -13,13 +13,13 @@ import pytest
 
 from newsmirror.clock import utcnow, wallclock
 from newsmirror.config import Config, SizeBudgets, parse_config
-from newsmirror.gitcmd import GitError, run_git
-from newsmirror.publish import GitRepo, PublishError
+from newsmirror.publish.git import GitError, run_git
+from newsmirror.publish.commit import GitRepo, PublishError
 from newsmirror.records import Stage
-from newsmirror.remotes import push_all
-from newsmirror.sizes import CACHE, measure
-from newsmirror.status import status_lines
-from newsmirror.store import StateError, Store
+from newsmirror.publish.remotes import push_all
+from newsmirror.publish.sizes import CACHE, measure
+from newsmirror.state.status import status_lines
+from newsmirror.state.store import StateError, Store
 
 NOW = "2026-03-02T09:00:00+00:00"
 PIXEL_URL = "https://count.example/p/{path}"
@@ -147,9 +147,9 @@ def page(title: str) -> bytes:
 def search_run(config: Config, store: Store, names: list[str], kill: str | None = None) -> str | None:
     """One run the way the pipeline publishes: render every page in `names`, write, let the search index update,
     commit, then the state. `kill`: "before-index" or "before-commit" (after the index was rebuilt)."""
-    from newsmirror.publish import publish
+    from newsmirror.publish.commit import publish
     from newsmirror.records import RenderedFile
-    from newsmirror.search import index_committed, update_index
+    from newsmirror.editions.search import index_committed, update_index
 
     def after_write(written: list[str]) -> list[str]:
         if kill == "before-index":
@@ -210,7 +210,7 @@ def test_pages_written_by_a_run_killed_before_the_index_get_indexed(tmp_path):
 def test_runs_that_skip_the_rebuild_leave_the_index_behind_in_the_state(tmp_path):
     import os
 
-    from newsmirror.search import INDEXED
+    from newsmirror.editions.search import INDEXED
 
     config = make_config(tmp_path, SEARCH + "search_every = 60\n")
     root = config.output_dir
@@ -236,9 +236,9 @@ def test_each_runs_fetcher_holds_its_own_robots_rules():
 
     import faultserver as fs
     from faultserver import FaultServer
-    from newsmirror import robots
+    from newsmirror.sources import robots
     from newsmirror.config import FetchSettings
-    from newsmirror.fetch import Fetcher
+    from newsmirror.fetch.client import Fetcher
 
     async def one_run(server: FaultServer) -> tuple[list[str | None], object, Fetcher]:
         async with Fetcher(FetchSettings(retries=0)) as fetcher:
@@ -260,13 +260,13 @@ def test_each_runs_fetcher_holds_its_own_robots_rules():
 def test_the_work_pool_carries_its_executor_and_client():
     from concurrent.futures import ThreadPoolExecutor
 
-    from newsmirror import executor
-    from newsmirror.executor import WorkPool, work_pool
+    from newsmirror.run import pool as pool_module
+    from newsmirror.run.pool import WorkPool, work_pool
 
     with work_pool("local", 1) as pool:
         assert isinstance(pool, WorkPool) and isinstance(pool.executor, ThreadPoolExecutor) and pool.client is None
         assert pool.executor.submit(sum, (1, 2)).result() == 3
-    assert not hasattr(executor, "_CLIENTS") and not hasattr(executor, "dask_client")
+    assert not hasattr(pool_module, "_CLIENTS") and not hasattr(pool_module, "dask_client")
 
 
 # -- the state file's errors at every entry point ------------------------------------------------------------------
@@ -305,7 +305,7 @@ def test_a_broken_state_file_is_one_line_naming_it_and_the_stage(tmp_path, comma
 
 
 def test_the_counters_writer_reports_state_errors_as_one_line(tmp_path):
-    from newsmirror.counter import Writer
+    from newsmirror.views.counter import Writer
 
     config = broken_state(tmp_path)
     writer = Writer(config)

@@ -3,7 +3,7 @@ import sqlite3
 import pytest
 
 from newsmirror.records import Article, ImageRef
-from newsmirror.store import MIGRATIONS, Store, article_from_json, article_to_json
+from newsmirror.state.store import MIGRATIONS, Store, article_from_json, article_to_json
 
 
 def test_migrations_numbered_and_idempotent(tmp_path):

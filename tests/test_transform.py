@@ -1,4 +1,4 @@
-from newsmirror.transform import relative_link, rewrite_links, sanitize, to_markdown
+from newsmirror.extract.transform import relative_link, rewrite_links, sanitize, to_markdown
 
 PAGES = {"https://n.example/a/rain.html": "pages/city/rain.md"}
 

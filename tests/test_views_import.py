@@ -10,8 +10,8 @@ from pathlib import Path
 
 from newsmirror.config import Config, parse_config
 from newsmirror.records import Article
-from newsmirror.store import Store
-from newsmirror.views_import import import_log, parse_line
+from newsmirror.state.store import Store
+from newsmirror.views.log_import import import_log, parse_line
 
 CLIENT = "203.0.113.77"
 

@@ -19,8 +19,8 @@ import faultserver as fs
 from faultserver import FaultServer
 from newsmirror.config import parse_config
 from newsmirror.pipeline import run_once
-from newsmirror.progress import QUIET, Reporter
-from newsmirror.store import Store
+from newsmirror.run.progress import QUIET, Reporter
+from newsmirror.state.store import Store
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 SITE = "news.world.test"
@@ -121,7 +121,7 @@ def test_bad_values_cost_only_their_item(tmp_path):
 
 def test_feed_without_links_names_the_problem_not_the_content_type():
     from newsmirror.config import Source
-    from newsmirror.discover import DiscoverError, parse_feed
+    from newsmirror.sources.discover import DiscoverError, parse_feed
 
     body = b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item><title>a</title></item>' \
            b'<item><title>b</title><description>no link</description></item></channel></rss>'
@@ -132,7 +132,7 @@ def test_feed_without_links_names_the_problem_not_the_content_type():
 
 
 def test_code_blocks_are_kept_in_the_text():
-    from newsmirror.extract import extract_article
+    from newsmirror.extract.page import extract_article
 
     code = "<pre><code>def harbour():\n    return 'ferry'\n</code></pre>"
     article = extract_article(page("Harbour code", code).encode(), f"http://{SITE}/a/code")
@@ -265,7 +265,7 @@ def test_a_locked_or_newer_state_file_is_one_line(demo_site, tmp_path, monkeypat
     holder.close()
     # a state file from a newer newsmirror, through the CLI
     from conftest import write_demo_config
-    from newsmirror.schema import MIGRATIONS
+    from newsmirror.state.schema import MIGRATIONS
 
     path = write_demo_config(demo_site, tmp_path / "cli")
     state = tmp_path / "cli" / "state.db"
@@ -306,7 +306,7 @@ def test_mirror_files_follow_the_umask(demo_site, tmp_path, umask):
 
 
 def test_an_article_that_cannot_be_rendered_costs_only_its_page(tmp_path, monkeypatch):
-    from newsmirror import render
+    from newsmirror.editions import markdown as markdown_edition
 
     with FaultServer() as server:
         for slug in ("calm", "cursed"):
@@ -314,14 +314,14 @@ def test_an_article_that_cannot_be_rendered_costs_only_its_page(tmp_path, monkey
         urls = ", ".join(f'"http://{SITE}/a/{slug}"' for slug in ("calm", "cursed"))
         config = config_for(server, tmp_path, f'[[sources]]\nname = "u"\nkind = "urls"\nchannel = "news"\n'
                                               f"urls = [{urls}]\n")
-        original = render.render_article
+        original = markdown_edition.render_article
 
         def broken(config, state, article, pages_by_url):
             if "cursed" in state.url:
                 raise KeyError("a bug in one page")
             return original(config, state, article, pages_by_url)
 
-        monkeypatch.setattr(render, "render_article", broken)
+        monkeypatch.setattr(markdown_edition, "render_article", broken)
         reporter = Collecting()
         summary = run_once(config, reporter, now=NOW)
         assert summary.new == 2 and summary.failed == 1 and summary.publish.commit is not None
@@ -330,7 +330,7 @@ def test_an_article_that_cannot_be_rendered_costs_only_its_page(tmp_path, monkey
         assert "The calm article" in index and "cursed" not in index
         assert "cursed" not in (config.output_dir / "site" / "indexes" / "news.html").read_text()
         # fixed: the next due run fetches it again and publishes it
-        monkeypatch.setattr(render, "render_article", original)
+        monkeypatch.setattr(markdown_edition, "render_article", original)
         later = run_once(config, Reporter(QUIET), now=NOW.replace(hour=12))
         assert later.new == 1 and later.failed == 0
         assert "The cursed article" in (config.output_dir / "indexes" / "news.md").read_text()

@@ -1,0 +1,1 @@
+"""Editions: the forms the mirror is published in (Markdown, HTML and its converted twin), behind one seam."""

@@ -1,0 +1,1 @@
+"""Extract: page bytes -> Article (decode, parse, site rules, main text, filters, images, metadata)."""

@@ -1,0 +1,1 @@
+"""Publish: write files, commit, push to remotes with a backlog, size budgets and retention."""

@@ -1,0 +1,1 @@
+"""The steps of one run that join stages: plan, the page task and its pool, work, decide, progress, watch."""
