@@ -25,6 +25,8 @@ import argparse
 import gzip
 import json
 import os
+import statistics
+import subprocess
 import sys
 import time
 import traceback
@@ -37,9 +39,9 @@ import trafilatura
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from newsmirror.extract.page import ExtractOptions, extract_article, read_page_file  # noqa: E402
 from newsmirror.extract.heuristics import HEURISTICS, ExtractTrace  # noqa: E402
 from newsmirror.extract.metric import page_counts, score  # noqa: E402
+from newsmirror.extract.page import ExtractOptions, extract_article, read_page_file  # noqa: E402
 from newsmirror.records import ExtractError  # noqa: E402
 
 DEFAULT_DATA = ("../shared/bench/aeb", "../shared/bench/wceb")
@@ -218,11 +220,30 @@ def main(argv: list[str] | None = None) -> int:
         report_ablation(pages, results, ablated, names)
         for result, counts in zip(results, ablated):
             result["ablated_counts"] = counts
+    report_startup(pages[0].path)
     if args.dump:
         with open(args.dump, "w", encoding="utf-8") as dump:
             for result in results:
                 dump.write(json.dumps(result, ensure_ascii=False) + "\n")
     return 0
+
+
+def report_startup(page: Path, repeats: int = 5) -> None:
+    """Wall time of `newsmirror extract PAGE` as a whole process, beside bare Python importing trafilatura."""
+    cli = [sys.executable, "-m", "newsmirror", "extract", str(page)]
+    bare = [sys.executable, "-c", "import trafilatura, lxml.html"]
+
+    def median_seconds(command: list[str]) -> float:
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+            times.append(time.perf_counter() - started)
+        return statistics.median(times)
+
+    ours, baseline = median_seconds(cli), median_seconds(bare)
+    print(f"\nstart-up: `newsmirror extract` on one page {ours:.2f} s; python importing trafilatura {baseline:.2f} s "
+          f"(ratio {ours / baseline:.2f}; median of {repeats})")
 
 
 if __name__ == "__main__":

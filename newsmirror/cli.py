@@ -8,13 +8,19 @@ import sys
 import time
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import click
 
 from newsmirror import __version__
-from newsmirror.config import CONFIG_NAME, Config, init_config, load_config
-from newsmirror.pipeline import RunRequest, run_once
-from newsmirror.run.progress import NORMAL, QUIET, VERBOSE, make_reporter
 from newsmirror.records import Candidate, NewsmirrorError, RunSummary, printable
+
+if TYPE_CHECKING:
+    from newsmirror.config import Config
+    from newsmirror.pipeline import RunRequest
+
+# Each command imports the stages it needs when it runs: `newsmirror extract` must not pay for the pipeline.
+CONFIG_NAME = "newsmirror.toml"  # config.CONFIG_NAME, spelled here so that --help needs no config models
 
 config_option = click.option(
     "--config", "-c", "config_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -25,10 +31,14 @@ verbose_option = click.option("--verbose", "-v", is_flag=True, help="Print every
 
 
 def _verbosity(quiet: bool, verbose: bool) -> int:
+    from newsmirror.run.progress import NORMAL, QUIET, VERBOSE
+
     return QUIET if quiet else VERBOSE if verbose else NORMAL
 
 
 def _load(config_path: Path | None) -> Config:
+    from newsmirror.config import load_config
+
     return load_config(config_path or Path.cwd() / CONFIG_NAME)
 
 
@@ -58,11 +68,16 @@ def main() -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
 def init(directory: Path) -> None:
     """Write a commented newsmirror.toml into DIRECTORY."""
+    from newsmirror.config import init_config
+
     path = init_config(directory)
     click.echo(f"wrote {path}; edit its [[sources]], then run: newsmirror run --config {path}")
 
 
 def _run(config: Config, request: RunRequest, quiet: bool, verbose: bool) -> RunSummary:
+    from newsmirror.pipeline import run_once
+    from newsmirror.run.progress import make_reporter
+
     with make_reporter(_verbosity(quiet, verbose)) as reporter:
         summary = run_once(config, reporter, request)
         reporter.summary(summary)
@@ -86,6 +101,7 @@ def nothing_done(summary: RunSummary) -> bool:
               help="Where extraction and image work runs: local, dask-local or dask://HOST:PORT.")
 def run(config_path: Path | None, quiet: bool, verbose: bool, executor: str) -> None:
     """One incremental pass: read sources, mirror what is new or changed, commit."""
+    from newsmirror.pipeline import RunRequest
     from newsmirror.run.pool import ExecutorError, check_spec
 
     try:
@@ -104,6 +120,7 @@ def run(config_path: Path | None, quiet: bool, verbose: bool, executor: str) -> 
 def add(url: str, channel: str, config_path: Path | None, quiet: bool, verbose: bool) -> None:
     """Mirror one article now (a hand-picked URL)."""
     from newsmirror.config import check_channel_name
+    from newsmirror.pipeline import RunRequest
 
     try:
         check_channel_name(channel)  # the rule of the config's channel names (fullmatch: no trailing newline)
@@ -145,7 +162,8 @@ def _duration(_ctx: click.Context, param: click.Parameter, value: str | None) ->
 def watch(config_path: Path | None, every: float, jitter: float | None, runs: int | None, verbose: bool) -> None:
     """Run on a schedule, one line per run; SIGTERM/Ctrl-C stop cleanly after the current run."""
     from newsmirror.clock import wallclock
-    from newsmirror.run.progress import Reporter, summary_line
+    from newsmirror.pipeline import RunRequest, run_once
+    from newsmirror.run.progress import QUIET, VERBOSE, Reporter, make_reporter, summary_line
     from newsmirror.run.watch import StopFlag, watch as watch_loop
 
     config = _load(config_path)
@@ -172,6 +190,8 @@ def watch(config_path: Path | None, every: float, jitter: float | None, runs: in
 @quiet_option
 def rebuild(config_path: Path | None, quiet: bool) -> None:
     """Re-render every page from state (no network) and commit what changed."""
+    from newsmirror.pipeline import RunRequest
+
     _run(_load(config_path), RunRequest(only=(), rebuild=True), quiet, False)
 
 
@@ -318,6 +338,7 @@ def views_import(access_log: Path, log_format: str, config_path: Path | None) ->
 def demo(directory: Path, quiet: bool, verbose: bool) -> None:
     """Start the bundled sample news site on 127.0.0.1, mirror it into DIR, stop the site."""
     from newsmirror.demo.mirror import run_demo
+    from newsmirror.run.progress import make_reporter
 
     with make_reporter(_verbosity(quiet, verbose)) as reporter:
         summary, site_url = run_demo(directory, reporter)

@@ -113,3 +113,21 @@ def test_demo_twice_second_run_changes_nothing(tmp_path):
     assert {p: p.stat().st_mtime_ns for p in mirror.rglob("*") if ".git" not in p.parts} == before
     log = subprocess.run(["git", "log", "--oneline"], cwd=mirror, capture_output=True, text=True).stdout
     assert len(log.splitlines()) == 1
+
+
+def test_the_cli_names_the_same_config_file_as_the_library():
+    from newsmirror import cli, config
+
+    assert cli.CONFIG_NAME == config.CONFIG_NAME
+
+
+def test_extract_starts_without_the_pipeline():
+    """`newsmirror extract` imports only extraction: the run's stages stay unloaded (start-up time)."""
+    code = ("import sys; from newsmirror.cli import main\n"
+            "try:\n    main(['extract', sys.argv[1]])\nexcept SystemExit:\n    pass\n"
+            "loaded = [m for m in ('newsmirror.pipeline', 'newsmirror.config', 'newsmirror.publish.remotes',"
+            " 'newsmirror.editions.seam', 'httpx', 'pydantic') if m in sys.modules]\n"
+            "print('LOADED:' + ','.join(loaded))")
+    sample = sorted((Path(__file__).parent / "fixtures").rglob("*.html"))[0]
+    result = subprocess.run([sys.executable, "-c", code, str(sample)], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines()[-1] == "LOADED:", result.stdout
