@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from newsmirror.run.decide import decide
 from newsmirror.records import Article, Candidate, ExtractError, FetchError, FetchTask, PageResult
-from newsmirror.state.store import ArticleState
+from newsmirror.state.articles import ArticleState
 from newsmirror.extract.transform import content_hash
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)

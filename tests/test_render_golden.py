@@ -11,7 +11,7 @@ import pytest
 from newsmirror.editions import markdown as markdown_edition
 from newsmirror.config import parse_config
 from newsmirror.records import Article, ImageRef
-from newsmirror.state.store import ArticleState
+from newsmirror.state.articles import ArticleState
 
 GOLDEN = Path(__file__).parent / "golden"
 

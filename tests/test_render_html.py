@@ -16,7 +16,7 @@ from PIL import Image
 from newsmirror.config import Config, parse_config
 from newsmirror.records import Article, ImageRef, RenderedFile
 from newsmirror.editions.html import render_site, site_css
-from newsmirror.state.store import ArticleState
+from newsmirror.state.articles import ArticleState
 
 CONFIG = """
 [mirror]

@@ -3,7 +3,9 @@ import sqlite3
 import pytest
 
 from newsmirror.records import Article, ImageRef
-from newsmirror.state.store import MIGRATIONS, Store, article_from_json, article_to_json
+from newsmirror.state.articles import article_from_json, article_to_json
+from newsmirror.state.schema import MIGRATIONS
+from newsmirror.state.store import Store
 
 
 def test_migrations_numbered_and_idempotent(tmp_path):

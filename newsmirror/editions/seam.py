@@ -32,7 +32,8 @@ from newsmirror.views.hot import hot_list
 from newsmirror.run.plan import retry_delay
 from newsmirror.run.progress import Reporter
 from newsmirror.records import Article, ItemResult, NewsmirrorError, RenderedFile, RunSummary, Stage
-from newsmirror.state.store import ArticleState, Store
+from newsmirror.state.articles import ArticleState
+from newsmirror.state.store import Store
 
 
 @dataclass(frozen=True)

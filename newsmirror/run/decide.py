@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from newsmirror.run.plan import retry_delay
 from newsmirror.records import Article, NewsmirrorError, PageResult
-from newsmirror.state.store import ArticleState
+from newsmirror.state.articles import ArticleState
 from newsmirror.extract.transform import content_hash
 
 GONE = frozenset({404, 410})  # a published article answering these was removed at its source

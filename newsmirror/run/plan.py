@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from newsmirror.ids import article_id, canonical_url, disambiguate
 from newsmirror.records import Candidate, FetchTask, NewsmirrorError, Stage
-from newsmirror.state.store import ArticleState
+from newsmirror.state.articles import ArticleState
 
 
 @dataclass(frozen=True)

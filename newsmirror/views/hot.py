@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
 
 from newsmirror.config import Config
-from newsmirror.state.store import ArticleState, Store
+from newsmirror.state.articles import ArticleState
+from newsmirror.state.store import Store
 
 
 def article_id(page: str) -> str | None:
