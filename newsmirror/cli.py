@@ -296,7 +296,8 @@ def serve(config_path: Path | None, port: int, host: str) -> None:
 @click.option("--processes", type=click.IntRange(1, 64), default=None, help="Workers (default: counter.processes).")
 def serve_counter(config_path: Path | None, host: str | None, port: int | None, processes: int | None) -> None:
     """Answer the view-counter pixel and count views (keeps nothing about readers; SIGTERM flushes)."""
-    from newsmirror.views.counter import CounterOptions, bind, pixel_template, serve_counter as run_counter
+    from newsmirror.views.counter import CounterOptions, bind, serve_counter as run_counter
+    from newsmirror.views.targets import pixel_template
 
     config = _load(config_path)
     settings = config.counter

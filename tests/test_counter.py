@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 
 from newsmirror.config import Config, parse_config
-from newsmirror.views.counter import (MAX_HEAD, PIXEL, CounterOptions, CounterService, PixelProtocol, bind,
-                                load_targets)
+from newsmirror.views.counter import CounterOptions, CounterService, bind
+from newsmirror.views.pixel import PIXEL
+from newsmirror.views.protocol import MAX_HEAD, PixelProtocol
+from newsmirror.views.targets import load_targets
 from newsmirror.records import Article
 from newsmirror.state.store import Store
 

@@ -305,7 +305,7 @@ def test_a_broken_state_file_is_one_line_naming_it_and_the_stage(tmp_path, comma
 
 
 def test_the_counters_writer_reports_state_errors_as_one_line(tmp_path):
-    from newsmirror.views.counter import Writer
+    from newsmirror.views.counts import Writer
 
     config = broken_state(tmp_path)
     writer = Writer(config)

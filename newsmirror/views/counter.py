@@ -15,292 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import resource
 import signal
 import socket
 import sqlite3
 import sys
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from email.utils import formatdate
-from typing import Any
-from urllib.parse import quote, unquote_to_bytes, urlsplit
 
-import httptools
 import uvloop
 
-from newsmirror.config import Config, ConfigError
+from newsmirror.config import Config
 from newsmirror.records import Stage
 from newsmirror.state.store import StateError, Store
-
-# A transparent 1x1 GIF (43 bytes).
-PIXEL = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
-MAX_TARGET = 2048  # longest request target we read (bytes); longer gets 414
-MAX_HEAD = 16384  # most bytes of one request, counted from the end of the one before; more gets 431
-_END_OF_HEAD = b"\r\n\r\n"  # the parser requires CRLF line ends: a request's head ends at its first blank line
-_LINE_ENDS = re.compile(rb"[\r\n]*")  # CR and LF before a request line, which the parser skips
-_SAFE = "/?&=%:@!$'()*+,;~-._"  # characters a request target keeps unencoded when we compare targets
-
-
-# -- which request targets count ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Targets:
-    """Request target (bytes, as the pixel URL sends it) -> the page path counted in `views`."""
-
-    pages: dict[bytes, str]
-    keep_query: bool  # the template has a query string; otherwise a query on the request is ignored
-
-    def page(self, raw: bytes) -> str | None:
-        if not self.keep_query and b"?" in raw:
-            raw = raw.split(b"?", 1)[0]
-        page = self.pages.get(raw)
-        if page is None and b"%" in raw:
-            page = self.pages.get(canonical_target(raw))
-        return page
-
-
-def canonical_target(raw: bytes) -> bytes:
-    """One spelling per target: percent-decode, then encode what must be encoded (`..%2f` becomes `../`)."""
-    return quote(unquote_to_bytes(raw), safe=_SAFE).encode("ascii")
-
-
-def pixel_template(config: Config) -> str:
-    template = config.mirror.counter_pixel
-    if not template:
-        raise ConfigError(config.path or "<config>", [
-            "key 'mirror.counter_pixel': the counter needs the pixel URL template the pages embed; found none"])
-    return template
-
-
-def load_targets(config: Config, store: Store) -> Targets:
-    """Every pixel target of every page the mirror holds (Markdown page, HTML pages in every edition)."""
-    from newsmirror import layout  # imported here: not needed at startup
-
-    template = pixel_template(config)
-    pages: dict[bytes, str] = {}
-    for state in store.published_articles():
-        if state.retired:  # retention removed its page
-            continue
-        for path in layout.page_paths(config, state):
-            url = urlsplit(template.format(path=path, id=state.id, channel=state.channel))
-            target = quote(url.path + (f"?{url.query}" if url.query else ""), safe=_SAFE).encode("ascii")
-            pages.setdefault(target, path)
-    return Targets(pages, keep_query="?" in template)
-
-
-# -- counts in memory, and the thread that writes them ---------------------------------------------------------
-
-
-def utc_day(now: float) -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(now))
-
-
-class Writer:
-    """Owns the SQLite connection on one thread: flushes counts, reloads targets."""
-
-    def __init__(self, config: Config):
-        self.config = config
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="counter-writer")
-        self._store: Store | None = None
-
-    def _db(self) -> Store:
-        if self._store is None:
-            self._store = Store(self.config.state_path)
-        return self._store
-
-    def flush(self, counts: dict[str, dict[str, int]]) -> Future:
-        return self.pool.submit(self._state, self._flush, counts)
-
-    def _flush(self, counts: dict[str, dict[str, int]]) -> int:
-        store = self._db()
-        rows = [(page, day, n) for day, pages in counts.items() for page, n in pages.items() if n]
-        if rows:
-            store.add_view_counts(rows)
-        return sum(n for _, _, n in rows)
-
-    def targets(self) -> Future:
-        return self.pool.submit(self._state, lambda: load_targets(self.config, self._db()))
-
-    def _state(self, work: Callable[..., Any], *args: object) -> Any:
-        """`work(*args)`, its SQLite errors as one line naming the state file (never a traceback)."""
-        try:
-            return work(*args)
-        except sqlite3.Error as exc:
-            raise StateError(str(self.config.state_path), f"state database: {exc}", Stage.STATE) from exc
-
-    def close(self) -> None:
-        def close_db() -> None:
-            if self._store is not None:
-                self._store.close()
-        self.pool.submit(close_db).result()
-        self.pool.shutdown()
-
-
-# -- the HTTP side ---------------------------------------------------------------------------------------------
-
-
-def _response(status: str, headers: list[str], body: bytes, head: bool = False, close: bool = False) -> bytes:
-    lines = [f"HTTP/1.1 {status}", *headers, f"Content-Length: {len(body)}"]
-    if close:
-        lines.append("Connection: close")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + (b"" if head else body)
-
-
-class Responses:
-    """Every response the counter sends, rebuilt once a second with the current Date."""
-
-    def __init__(self, now: float):
-        date = f"Date: {formatdate(now, usegmt=True)}"
-        pixel = [date, "Content-Type: image/gif", "Cache-Control: no-store", "Referrer-Policy: no-referrer",
-                 "X-Content-Type-Options: nosniff", "Cross-Origin-Resource-Policy: cross-origin"]
-        text = [date, "Content-Type: text/plain; charset=utf-8", "Cache-Control: no-store"]
-        self.get = _response("200 OK", pixel, PIXEL)
-        self.get_close = _response("200 OK", pixel, PIXEL, close=True)
-        self.head = _response("200 OK", pixel, PIXEL, head=True)
-        self.head_close = _response("200 OK", pixel, PIXEL, head=True, close=True)
-        self.not_allowed = _response("405 Method Not Allowed", [*text, "Allow: GET, HEAD"], b"GET or HEAD only\n",
-                                     close=True)
-        self.bad = _response("400 Bad Request", text, b"bad request\n", close=True)
-        self.too_long = _response("414 URI Too Long", text, b"request target too long\n", close=True)
-        self.too_big = _response("431 Request Header Fields Too Large", text, b"request too large\n", close=True)
-
-
-class PixelProtocol(asyncio.Protocol):
-    """One connection: parse requests with httptools, answer each with a prebuilt response.
-
-    The size limit holds per request however its bytes arrive: `data_received` finds where each request's head ends
-    (its first blank line) and feeds the parser up to there, so the bytes a request has used are known across reads
-    and between requests pipelined in one read. Nothing is buffered (headers are not kept: no on_header); between
-    reads a connection keeps a count and the last three bytes of an unfinished head. A body (which the parser frames,
-    not this scanner) counts toward its request's limit too, and the connection is closed after answering it."""
-
-    __slots__ = ("service", "transport", "parser", "url", "used", "tail", "started", "body", "active", "closed")
-
-    def __init__(self, service: "CounterService"):
-        self.service = service
-        self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpRequestParser(self)
-        self.url = b""
-        self._next_request()
-        self.active = True  # a request completed since the last idle sweep
-        self.closed = False  # answered with close (or failed): ignore the rest of what was pipelined
-
-    def _next_request(self) -> None:
-        self.used = 0  # bytes of the request in progress fed to the parser so far (never more than MAX_HEAD)
-        self.tail = b""  # the last (up to) 3 bytes of its unfinished head: its blank line may span two reads
-        self.started = False  # its request line has begun (the CR and LF before one are skipped)
-        self.body = False  # its head is complete and a body follows
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        self.transport = transport
-        if len(self.service.connections) >= self.service.max_connections:
-            transport.abort()
-            return
-        self.service.connections.add(self)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.service.connections.discard(self)
-        self.transport = None
-
-    def pause_writing(self) -> None:  # a client that does not read its responses: stop reading its requests
-        if self.transport is not None:
-            self.transport.pause_reading()
-
-    def resume_writing(self) -> None:
-        if self.transport is not None:
-            self.transport.resume_reading()
-
-    def data_received(self, data: bytes) -> None:
-        pos, end, view = 0, len(data), None
-        while pos < end and not self.closed:
-            room = MAX_HEAD - self.used
-            if room <= 0:  # more bytes for a request that has had all it may have
-                self._fail(self.service.responses.too_big)
-                return
-            limit = end if end - pos <= room else pos + room
-            head_ends = False
-            if self.body:  # the parser frames the body (and reads on past it: the connection closes after it)
-                stop = limit
-            elif not self.started and data[pos] in b"\r\n":
-                stop = _LINE_ENDS.match(data, pos, limit).end()
-            else:
-                self.started = True
-                stop = self._blank_line_across(data, pos, limit) if self.tail else 0
-                if not stop:
-                    found = data.find(_END_OF_HEAD, pos, limit)
-                    stop = found + 4 if found >= 0 else 0
-                head_ends = stop > 0
-                if not head_ends:
-                    stop = limit
-                    self.tail = (self.tail + data[max(pos, stop - 3):stop])[-3:]
-            self.used += stop - pos
-            if pos == 0 and stop == end:
-                piece = data
-            else:
-                if view is None:
-                    view = memoryview(data)
-                piece = view[pos:stop]
-            try:
-                self.parser.feed_data(piece)
-            except httptools.HttpParserUpgrade:
-                self._fail(self.service.responses.bad)
-            except httptools.HttpParserError:
-                if not self.closed:
-                    self._fail(self.service.responses.bad)
-            pos = stop
-            if head_ends and self.used and not self.closed:  # the head is complete, the request is not: a body
-                self.body = True
-
-    def _blank_line_across(self, data: bytes, pos: int, limit: int) -> int:
-        """Just past the head's blank line when it began in the previous read (`tail`), if it ends by `limit`; or 0."""
-        found = (self.tail + data[pos:pos + 3]).find(_END_OF_HEAD)
-        stop = pos + found + 4 - len(self.tail)
-        return stop if found >= 0 and stop <= limit else 0
-
-    def on_url(self, url: bytes) -> None:
-        self.url += url
-        if len(self.url) > MAX_TARGET:
-            self._fail(self.service.responses.too_long)
-            raise httptools.HttpParserError("target too long")
-
-    def on_message_complete(self) -> None:
-        transport = self.transport
-        if transport is None or self.closed:
-            return
-        self.active = True
-        framed = not self.body  # after a body the parser, not data_received, has found where the next request starts
-        self._next_request()
-        url, self.url = self.url, b""
-        service = self.service
-        responses = service.responses
-        parser = self.parser
-        method = parser.get_method()
-        keep = framed and parser.should_keep_alive() and parser.get_http_version() == "1.1"
-        if method == b"GET":
-            page = service.pages.get(url) or service.targets.page(url)
-            if page is not None:
-                today = service.today
-                today[page] = today.get(page, 0) + 1
-            transport.write(responses.get if keep else responses.get_close)
-        elif method == b"HEAD":  # answered like GET, not counted: link checkers and monitors, not readers
-            transport.write(responses.head if keep else responses.head_close)
-        else:
-            transport.write(responses.not_allowed)
-            keep = False
-        if not keep:
-            transport.close()
-            self.closed = True
-
-    def _fail(self, response: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(response)
-            self.transport.close()
-        self.closed = True
+from newsmirror.views.counts import Writer, merge_counts, utc_day
+from newsmirror.views.pixel import Responses
+from newsmirror.views.protocol import PixelProtocol
+from newsmirror.views.targets import Targets, pixel_template
 
 
 @dataclass(frozen=True)
@@ -373,10 +104,7 @@ class CounterService:
             if f.cancelled() or f.exception() is None:
                 return
             sys.stderr.write(f"counter: writing counts failed: {f.exception()}; keeping them for the next flush\n")
-            for day, pages in counts.items():
-                into = self.counts.setdefault(day, {})
-                for page, n in pages.items():
-                    into[page] = into.get(page, 0) + n
+            merge_counts(self.counts, counts)
             if self.day in self.counts:
                 self.today = self.counts[self.day]
 

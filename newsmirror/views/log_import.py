@@ -24,7 +24,7 @@ from typing import IO, Iterator, Literal
 
 from newsmirror.clock import utcnow
 from newsmirror.config import Config
-from newsmirror.views.counter import Targets, load_targets
+from newsmirror.views.targets import Targets, load_targets
 from newsmirror.records import NewsmirrorError, Stage
 from newsmirror.state.store import StateError, Store
 
