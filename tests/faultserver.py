@@ -327,3 +327,14 @@ def assert_spaced(starts: list[float], wait: float) -> None:
     shown = (wait, [round(gap, 4) for gap in gaps])
     assert gaps and min(gaps) >= wait - SLACK, shown
     assert starts[-1] - starts[0] >= (len(starts) - 1) * wait - SLACK, shown
+
+
+def mirror_config_text(resolve: dict[str, str], sources: str, fetch: str = "timeout = 5\nretries = 0",
+                       before_fetch: str = "", after_fetch: str = "") -> str:
+    """The config of a test mirror whose hosts resolve to fault servers: both editions, no search index.
+
+    `fetch` holds the [fetch] keys besides `resolve`; `before_fetch` and `after_fetch` add tables or keys around it.
+    """
+    hosts = ", ".join(f'"{host}" = "{address}"' for host, address in resolve.items())
+    return (f'\n[mirror]\noutput = "mirror"\nstate = "state.db"\n[editions]\nsearch = false\n{before_fetch}\n'
+            f"[fetch]\n{fetch}\nresolve = {{ {hosts} }}\n{after_fetch}\n{sources}\n")

@@ -18,7 +18,7 @@ from PIL import Image
 
 import faultserver as fs
 from conftest import make_config
-from faultserver import ClientLog, FaultServer
+from faultserver import ClientLog, FaultServer, mirror_config_text
 from newsmirror.run import pagetask
 from newsmirror.config import FetchSettings, parse_config
 from newsmirror.run.pool import ExecutorError, check_spec
@@ -114,20 +114,8 @@ def test_per_host_politeness_holds_across_workers(tmp_path, cluster):
             name = host.split(".")[0]
             sources += f'[[sources]]\nname = "{name}"\nkind = "urls"\nchannel = "{name}"\nurls = [{urls}]\n' \
                        f'robots = {str(host == "alpha.test").lower()}\n'
-        resolve = ", ".join(f'"{host}" = "{server.address}"' for host in hosts)
-        text = f"""
-[mirror]
-output = "mirror"
-state = "state.db"
-[editions]
-search = false
-[fetch]
-timeout = 5
-retries = 0
-per_host_concurrency = 1
-delay = {delay}
-resolve = {{ {resolve} }}
-{sources}"""
+        text = mirror_config_text({host: server.address for host in hosts}, sources,
+                                  fetch=f"timeout = 5\nretries = 0\nper_host_concurrency = 1\ndelay = {delay}")
         config = parse_config(text, tmp_path / "newsmirror.toml", tmp_path)
         mark = len(cluster.scheduler.transition_log)
         # when the driver and the workers (threads of this process) started each request: the server's thread sees

@@ -44,7 +44,7 @@ from pathlib import Path
 import pytest
 
 import faultserver as fs
-from faultserver import ClientLog, FaultServer
+from faultserver import ClientLog, FaultServer, mirror_config_text
 from newsmirror.config import FetchSettings, Source, parse_config
 from newsmirror.extract.decode import decode_html
 from newsmirror.sources.discover import DiscoverError, parse_feed, parse_sitemap
@@ -298,23 +298,9 @@ SITE = "news.fault.test"
 
 def fault_config(directory: Path, server: FaultServer, sources: str, fetch: str = "") -> object:
     """A mirror of http://news.fault.test (the fault server), Markdown and HTML editions, no search index."""
-    text = f"""
-[mirror]
-output = "mirror"
-state = "state.db"
-[editions]
-search = false
-[images]
-localise = false
-[fetch]
-timeout = 1.5
-retries = 1
-backoff = 0.05
-max_retry_after = 0.5
-resolve = {{ "{SITE}" = "{server.address}" }}
-{fetch}
-{sources}
-"""
+    text = mirror_config_text({SITE: server.address}, sources, before_fetch="[images]\nlocalise = false",
+                              fetch="timeout = 1.5\nretries = 1\nbackoff = 0.05\nmax_retry_after = 0.5",
+                              after_fetch=fetch)
     directory.mkdir(parents=True, exist_ok=True)
     return parse_config(text, directory / "newsmirror.toml", directory)
 

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 import faultserver as fs
-from faultserver import FaultServer
+from faultserver import FaultServer, mirror_config_text
 from newsmirror.config import parse_config
 from newsmirror.ids import RESERVED, article_id
 from newsmirror.pipeline import run_once
@@ -52,19 +52,7 @@ FORBIDDEN = [r"<script", r"javascript:", r"vbscript:", r"data:text", r"data:imag
 
 
 def config_text(server: FaultServer, sources: str, extra: str = "") -> str:
-    return f"""
-[mirror]
-output = "mirror"
-state = "state.db"
-[editions]
-search = false
-[fetch]
-timeout = 2
-retries = 0
-resolve = {{ "{SITE}" = "{server.address}" }}
-{extra}
-{sources}
-"""
+    return mirror_config_text({SITE: server.address}, sources, fetch="timeout = 2\nretries = 0", after_fetch=extra)
 
 
 def mirror(tmp_path: Path, server: FaultServer, sources: str, extra: str = ""):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import faultserver as fs
-from faultserver import FaultServer
+from faultserver import FaultServer, mirror_config_text
 from newsmirror.config import parse_config
 from newsmirror.pipeline import run_once
 from newsmirror.run.progress import QUIET, Reporter
@@ -48,18 +48,7 @@ def json_feed(**item: object) -> str:
 
 
 def config_for(server: FaultServer, tmp_path: Path, sources: str):
-    text = f"""
-[mirror]
-output = "mirror"
-state = "state.db"
-[editions]
-search = false
-[fetch]
-timeout = 5
-retries = 0
-resolve = {{ "{SITE}" = "{server.address}" }}
-{sources}
-"""
+    text = mirror_config_text({SITE: server.address}, sources)
     return parse_config(text, tmp_path / "newsmirror.toml", tmp_path)
 
 
@@ -146,18 +135,8 @@ def cli(*args: str, cwd: Path, **options) -> subprocess.CompletedProcess[str]:
 
 def write_config(server: FaultServer, tmp_path: Path, sources: str = "") -> Path:
     path = tmp_path / "newsmirror.toml"
-    path.write_text(f"""
-[mirror]
-output = "mirror"
-state = "state.db"
-[editions]
-search = false
-[fetch]
-timeout = 5
-retries = 1
-resolve = {{ "{SITE}" = "{server.address}" }}
-{sources}
-""", encoding="utf-8")
+    path.write_text(mirror_config_text({SITE: server.address}, sources, fetch="timeout = 5\nretries = 1"),
+                    encoding="utf-8")
     return path
 
 
