@@ -44,6 +44,12 @@ class Labels(_Strict):
     search: str = "Search"
     search_noscript: str = "Search needs JavaScript; every page is also listed in the channel indexes."
     mirrors: str = "Other mirrors"
+    edited: str = "Edited at the source on"  # + the date and "(N versions)", linking to the revisions page
+    versions: str = "versions"
+    revisions: str = "Revisions"  # the revisions page's heading
+    version: str = "Version"
+    unchanged: str = "unchanged paragraphs"  # on revisions pages, between changes
+    removed_list: str = "Removed at the source"  # the removed list's heading
 
 
 class MenuLink(_Strict):
@@ -97,9 +103,27 @@ class ImageSettings(_Strict):
     asset_base_urls: list[HttpUrl] = []
 
 
+def _check_recheck_hours(hours: list[float]) -> list[float]:
+    if any(h <= 0 for h in hours) or hours != sorted(set(hours)):
+        raise ValueError("hours after first seen, each more than 0, ascending, no repeats")
+    return hours
+
+
+RecheckHours = Annotated[list[Annotated[float, Field(le=87_600)]], AfterValidator(_check_recheck_hours)]
+
+
+class RevisionSettings(_Strict):
+    """Re-checks of published articles (run/recheck.py): edits become versions, removals enter the removed list."""
+
+    recheck_hours: RecheckHours = [1, 6, 24, 72, 168]  # after first seen; [] = no re-checks
+    max_per_run: int = Field(200, ge=0, le=1_000_000)  # re-checks per run at most; the rest wait for the next run
+
+
 class Channel(_Strict):
     title: str | None = None
     description: str = ""
+    revisions: bool = True  # its pages link to a revisions page once edited at the source
+    removed_list: bool = True  # its articles removed at the source enter the removed list
     # retention for pages that live in this channel (overrides [mirror] keep_newest / keep_days)
     keep_newest: int | None = Field(None, ge=1, le=MAX_PAGES)
     keep_days: int | None = Field(None, ge=1, le=MAX_DAYS)
@@ -126,6 +150,8 @@ class Source(_Strict):
     convert: Annotated[str | None, AfterValidator(checks.check_profile)] = None
     # obey the site's robots.txt (fetch.user_agent) for the source and its articles
     robots: bool = False
+    # re-check hours after first seen for this source's articles, instead of [revisions] recheck_hours
+    recheck_hours: RecheckHours | None = None
 
     @model_validator(mode="after")
     def _needs_location(self) -> "Source":
@@ -255,6 +281,7 @@ class Config(_Strict):
     remotes: list[Remote] = []
     size: SizeBudgets = SizeBudgets()
     counter: CounterSettings = CounterSettings()
+    revisions: RevisionSettings = RevisionSettings()
 
     # Set by load_config, not by the file.
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -23,6 +23,7 @@ from newsmirror.state.articles import ArticleState
 
 HOME = "README.md"
 HOT = "indexes/hot.md"
+REMOVED = "indexes/removed.md"  # articles removed at the source (the HTML edition's feed: feeds/removed.xml)
 INDEXES = "indexes"
 PAGES = "pages"
 ASSETS = "assets"
@@ -30,6 +31,11 @@ ASSETS = "assets"
 
 def page_path(channel: str, article_id: str) -> str:
     return f"{PAGES}/{channel}/{article_id}.md"
+
+
+def revisions_path(channel: str, article_id: str) -> str:
+    """The article's versions and the diffs between them (once it was edited at the source)."""
+    return f"{PAGES}/{channel}/{article_id}.revisions.md"
 
 
 def qr_path(channel: str, article_id: str) -> str:

@@ -2,8 +2,10 @@
 
     discover   read_sources.discover_all   sources -> Candidates (+ validators, failures)        I/O
     plan       plan.plan                   Candidates + state -> FetchTasks                       pure
+    recheck    recheck.with_rechecks       + the published articles due a re-check (conditional GET)  reads
     work       work.fetch_and_extract      FetchTasks -> PageResults (page task per host, images)  I/O, all cores
     decide     decide.decide               PageResults + state -> ArticleUpdates                  pure
+               recheck.review              edits -> versions, churn -> no edit, placeholders -> removed  pure
     render     editions.render_changed     state -> every edition's files, streamed               pure + reads
     publish    publish.publish             files -> the work tree, one git commit                 I/O
     apply      Store.apply + commit        ArticleUpdates -> state, in the run's one transaction  I/O
@@ -33,6 +35,7 @@ from newsmirror.fetch.assets import ImageLocaliser
 from newsmirror.clock import utcnow
 from newsmirror.config import Config
 from newsmirror.run.decide import decide
+from newsmirror.run import recheck
 from newsmirror.editions.seam import listed_channels, open_editions, render_changed, render_failed
 from newsmirror.fetch.client import Fetcher
 from newsmirror.run.plan import Plan, PlanOptions, candidate_ids, canonical_urls, plan
@@ -126,6 +129,9 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
             force=request.force, ids_in_use=store.ids_in_use(candidate_ids(candidates, options.id_patterns)),
         )
         report_failures(decided.failures, summary, reporter)
+        rechecks = recheck.Rechecks()
+        if request.only is None:
+            decided, rechecks = recheck.with_rechecks(config, store, now, decided)
         localiser = ImageLocaliser(config.images, store, fetcher, root=config.output_dir) \
             if config.images.localise else None
         progress.stage = Stage.FETCH
@@ -141,7 +147,7 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
                 store.save_cache(url, etag, last_modified, stamp)
             for error in [*unread, *decided.failures]:  # sources and items that failed early: `status` lists them
                 store.record_failure(run_id, error.resource, error.stage.value, error.reason, stamp)
-            changed = _decide_and_apply(store, outcomes, decided, now, config, summary, run_id, reporter)
+            changed = _decide_and_apply(store, outcomes, decided, now, config, summary, run_id, reporter, rechecks)
             for article_id, article, _assets in retried:
                 store.save_article(article_id, article, content_hash(article), None, stamp)
                 changed.add(article_id)
@@ -186,12 +192,17 @@ def _fetcher(config: Config) -> Fetcher:
 
 
 def _decide_and_apply(store: Store, results: list[PageResult], decided: Plan, now: datetime, config: Config,
-                      summary: RunSummary, run_id: int, reporter: Reporter) -> set[str]:
+                      summary: RunSummary, run_id: int, reporter: Reporter,
+                      rechecks: recheck.Rechecks = recheck.Rechecks()) -> set[str]:
     """Decide what the results mean (pure), write it to state, count it; return the ids whose page must be
     (re)rendered."""
     existing = {s.id: s for s in map(store.article, [r.task.article_id for r in results]) if s is not None}
-    updates = decide(results, existing, now, config.mirror.retry_base_minutes, decided.new_channels)
+    decided_updates = decide(results, existing, now, config.mirror.retry_base_minutes, decided.new_channels)
+    reviewed = recheck.review(decided_updates, existing, recheck.previous_records(store, decided_updates, existing),
+                              rechecks.steps)
+    updates = reviewed.updates
     store.apply(updates, run_id, now.isoformat())
+    recheck.record(store, config, reviewed, rechecks, now)
     for update in updates:
         tally(update, summary, reporter)
     summary.unchanged += len(decided.unchanged)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import lru_cache
+from html import escape
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -60,6 +61,9 @@ class DemoSite:
         self._edits: dict[str, list[str]] = {}
         self._updated: dict[str, datetime] = {}
         self._status: dict[str, int] = {}
+        self._replaced: dict[str, list[tuple[str, str]]] = {}  # slug -> (old, new) text replacements, in order
+        self._counts: dict[str, str] = {}  # slug -> a churn line shown at the top of its body
+        self._redirects: dict[str, str] = {}  # path -> Location
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.requests: list[tuple[str, str]] = []  # (method, path with query) of every request
@@ -118,6 +122,30 @@ class DemoSite:
             else:
                 self._status[path] = code
 
+    def replace_text(self, slug: str, old: str, new: str) -> None:
+        """Edit an article in place: ``old`` becomes ``new`` in its page (applied after earlier replacements)."""
+        if slug not in self._articles:
+            raise KeyError(f"no demo article {slug!r}")
+        with self._lock:
+            self._replaced.setdefault(slug, []).append((old, new))
+
+    def set_churn(self, slug: str, line: str | None) -> None:
+        """Show ``line`` (e.g. "1,204 views · 36 comments · 10:32") as the first paragraph of the article's body,
+        the kind of text that changes on every visit; ``None`` removes it."""
+        with self._lock:
+            if line is None:
+                self._counts.pop(slug, None)
+            else:
+                self._counts[slug] = line
+
+    def redirect(self, path: str, location: str | None) -> None:
+        """Make ``path`` answer 302 to ``location`` (e.g. "/") until ``redirect(path, None)``."""
+        with self._lock:
+            if location is None:
+                self._redirects.pop(path, None)
+            else:
+                self._redirects[path] = location
+
     def article_urls(self) -> list[str]:
         """URLs (on :attr:`base_url`, so fetchable as is) of every article in feeds and listings, newest first.
 
@@ -147,10 +175,16 @@ class DemoSite:
     def _article(self, article: Article) -> Response:
         with self._lock:
             extra = list(self._edits.get(article.slug, []))
+            replaced = list(self._replaced.get(article.slug, []))
+            churn = self._counts.get(article.slug)
         updated = self.updated(article)
         html = render.article_page(article, self.public_url, extra=extra, updated=updated,
                                    related=self._related(article), popular=self._popular(),
                                    meta_charset=article.serve != "gbk")
+        for old, new in replaced:
+            html = html.replace(old, new)
+        if churn is not None:
+            html = html.replace('<div class="article-body">\n', f'<div class="article-body">\n<p>{escape(churn)}</p>\n', 1)
         if article.serve == "gbk":
             return Response(200, "text/html", html.encode("gbk"), updated)
         return Response(200, body=html.encode("utf-8"), last_modified=updated)
@@ -208,8 +242,11 @@ class DemoSite:
         with self._lock:
             self.requests.append((method, target))
             forced = self._status.get(path)
+            location = self._redirects.get(path)
         if forced is not None:
             return _error(forced)
+        if location is not None:
+            return Response(302, headers={"Location": location})
         response = self.route(path)
         if response.status != 200:
             return response

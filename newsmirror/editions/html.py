@@ -236,7 +236,9 @@ def qr_code(url: str) -> tuple[bytes, int]:
 # -- pages ----------------------------------------------------------------------------------------------------
 
 
-def render_article(ctx: _Context, state: ArticleState, article: Article) -> list[RenderedFile]:
+def render_article(ctx: _Context, state: ArticleState, article: Article, edited: dict | None = None
+                   ) -> list[RenderedFile]:
+    """`edited`: the link to its revisions page ({"text", "link"}), once it was edited at the source."""
     config, e = ctx.config, ctx.edition
     path = e.path(layout.page_path(state.channel, state.id))
     variation = state.id
@@ -271,7 +273,7 @@ def render_article(ctx: _Context, state: ArticleState, article: Article) -> list
     page = ctx.page(
         "article.html.j2", path, f"{title} · {ctx.conv(config.mirror.title)}", images=pixel_origin,
         lang=language or article.language or config.mirror.language,
-        article_title=title, meta=meta, notice=conv(markdown_edition.removed_notice(config, state)), menu=ctx.menu(path, [state.channel], variation), promo=Markup(promo),
+        article_title=title, meta=meta, notice=conv(markdown_edition.removed_notice(config, state)), edited=edited, menu=ctx.menu(path, [state.channel], variation), promo=Markup(promo),
         lead=lead_html, body=Markup(body), share_url=share, qr=qr, original_url=article.url,
         original_link=article.url.startswith(REMOTE), pixel=pixel,
     )

@@ -111,9 +111,9 @@ def removed_notice(config: Config, state: ArticleState) -> str:
 
 
 def render_article(
-    config: Config, state: ArticleState, article: Article, pages_by_url: Mapping[str, str]
+    config: Config, state: ArticleState, article: Article, pages_by_url: Mapping[str, str], edited: str = ""
 ) -> list[RenderedFile]:
-    """The article page and its QR code."""
+    """The article page and its QR code; `edited`: the line linking to its revisions page (Markdown), if any."""
     path = page_path(state.channel, state.id)
     variation = state.id
     images = config.images
@@ -135,7 +135,7 @@ def render_article(
         pixel = html.escape(encode_url(config.mirror.counter_pixel.format(path=path, id=state.id,
                                                                            channel=state.channel)))
     text = _environment().get_template("article.md.j2").render(
-        article=article, meta=meta, notice=removed_notice(config, state),
+        article=article, meta=meta, notice=removed_notice(config, state), edited=edited,
         menu=menu(config, path, [state.channel], variation), promo=config.mirror.promo_markdown.strip(), lead=lead, lead_link=lead_link,
         missing=config.labels.image_unavailable, body=to_markdown(body_html), labels=config.labels,
         share_url=share, qr_file=qr_path(state.channel, state.id).rsplit("/", 1)[1], pixel=pixel,

@@ -26,7 +26,7 @@ from newsmirror.editions import markdown as markdown_edition
 
 from newsmirror.editions import html as html_edition
 
-from newsmirror.editions import search
+from newsmirror.editions import revisions, search
 from newsmirror.config import Config
 from newsmirror.views.hot import hot_list
 from newsmirror.run.plan import retry_delay
@@ -61,11 +61,17 @@ class Edition(Protocol):
 class MarkdownEdition:
     """Pages for git hosts: README.md, channel indexes, the hot list, article pages with QR codes."""
 
-    def __init__(self, config: Config, channels: Sequence[str], pages_by_url: Mapping[str, str]):
-        self.config, self.channels, self.pages_by_url = config, list(channels), pages_by_url
+    def __init__(self, config: Config, channels: Sequence[str], pages_by_url: Mapping[str, str],
+                 store: Store | None = None):
+        self.config, self.channels, self.pages_by_url, self.store = config, list(channels), pages_by_url, store
 
     def article_files(self, state: ArticleState, article: Article) -> list[RenderedFile]:
-        return markdown_edition.render_article(self.config, state, article, self.pages_by_url)
+        versions = self.store and revisions.history(self.config, self.store, state)
+        if not versions:
+            return markdown_edition.render_article(self.config, state, article, self.pages_by_url)
+        line = revisions.markdown_line(self.config, state, versions)
+        return [*markdown_edition.render_article(self.config, state, article, self.pages_by_url, line),
+                revisions.markdown_page(self.config, state, versions)]
 
     def list_files(self, lists: Lists) -> Iterator[RenderedFile]:
         config, names = self.config, list(lists.channels)
@@ -77,6 +83,9 @@ class MarkdownEdition:
         old_home = home.read_text(encoding="utf-8", errors="replace") if home.is_file() else ""
         yield markdown_edition.render_home(config, lists.channels, kept=markdown_edition.kept_sections(old_home), hot=lists.hot)
         yield markdown_edition.render_hot(config, lists.hot, names)
+        removed = revisions.removed(config, self.store, config.output_dir) if self.store else None
+        if removed is not None:
+            yield revisions.removed_markdown(config, removed, names)
 
     def finish(self, written: list[str]) -> list[str]:
         return []
@@ -93,10 +102,19 @@ class HtmlEdition:
         self.contexts = html_edition.site_contexts(config, channels, pages_by_url)
 
     def article_files(self, state: ArticleState, article: Article) -> list[RenderedFile]:
-        return [file for ctx in self.contexts for file in html_edition.render_article(ctx, state, article)]
+        versions = revisions.history(self.config, self.store, state)
+        if not versions:
+            return [file for ctx in self.contexts for file in html_edition.render_article(ctx, state, article)]
+        return [file for ctx in self.contexts for file in [
+            *html_edition.render_article(ctx, state, article, revisions.html_link(ctx, state, versions)),
+            revisions.html_page(ctx, state, versions)]]
 
     def list_files(self, lists: Lists) -> Iterator[RenderedFile]:
         yield from html_edition.render_lists(self.contexts, lists.channels, lists.hot, lists.records, lists.numbers)
+        removed = revisions.removed(self.config, self.store, self.config.output_dir)
+        if removed is not None:
+            for ctx in self.contexts:
+                yield from revisions.removed_html(ctx, removed)
 
     def finish(self, written: list[str]) -> list[str]:
         return search.update_index(self.config, self.store, written)
@@ -111,7 +129,7 @@ def open_editions(config: Config, store: Store, channels: Sequence[str], pages_b
     run's state, in its transaction, where the HTML edition keeps what its search index covers)."""
     editions: list[Edition] = []
     if config.editions.markdown:
-        editions.append(MarkdownEdition(config, channels, pages_by_url))
+        editions.append(MarkdownEdition(config, channels, pages_by_url, store))
     if config.editions.html:
         editions.append(HtmlEdition(config, store, channels, pages_by_url))
     return editions

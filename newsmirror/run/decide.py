@@ -4,7 +4,8 @@
     Store.apply(updates, run_id, now)                            every write, in the run's one transaction
 
 An update's `kind` is what happened to the article this run: new, updated, unchanged (fetched, same content),
-not_modified (a 304), removed (the original answers 404/410; the mirrored page stays), failed (with the time of
+not_modified (a 304), removed (the original answers 404/410 or an error marked `gone`, such as a redirect to its
+site's home page; the mirrored page stays), failed (with the time of
 its next attempt), or channels (a known article listed in more channels, nothing fetched).
 """
 
@@ -73,7 +74,8 @@ def _one(outcome: PageResult, state: ArticleState | None, now: datetime, base_mi
     gained = published and bool(set(task.channels) - set(state.channels))  # its new channels' indexes list it
     common = dict(article_id=task.article_id, url=task.url, channels=task.channels, source=task.candidate.source)
     error = outcome.error
-    if error is not None and published and getattr(error, "status", None) in GONE:
+    gone = getattr(error, "status", None) in GONE or getattr(error, "gone", False)
+    if error is not None and published and gone:
         newly = state.removed_at is None
         reason = f"original removed at the source ({error.reason}); the mirrored page stays"
         return ArticleUpdate("removed", **common, stage=error.stage.value, reason=reason, newly=newly,

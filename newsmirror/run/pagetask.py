@@ -27,6 +27,7 @@ from newsmirror.extract.page import ExtractOptions, extract_article
 from newsmirror.fetch.client import Fetcher, FetchRequest, page_problem
 from newsmirror.records import Article, ExtractError, FetchedPage, FetchError, FetchTask, NewsmirrorError, PageResult
 from newsmirror.fetch.resolve import ResolvingTransport
+from newsmirror.run.recheck import redirected_home
 
 if TYPE_CHECKING:  # pragma: no cover
     from distributed import Client
@@ -73,6 +74,9 @@ async def fetch_and_extract_host(fetcher: Fetcher, requests: list[FetchRequest],
             problem = page_problem(page)
             if problem:  # an image, a PDF, an empty body: not an article
                 page = FetchError(task.url, problem, status=page.status)
+            elif redirected_home(task.url, page.final_url):  # the article is gone (decide: removed, if published)
+                page = FetchError(task.url, f"redirected to the site's home page {page.final_url}", status=page.status)
+                page.gone = True
         if isinstance(page, FetchError):
             deliver(PageResult(task, error=page))
         elif page.not_modified:

@@ -62,7 +62,8 @@ async def fetch_and_extract(config: Config, store: Store, fetcher: Fetcher, task
     for task in tasks:
         if task.candidate.source in in_browser or task in refused:
             continue
-        etag, last_modified = store.cache_entry(task.url) if task.reason in {"changed", "retry"} else (None, None)
+        conditional = task.reason in {"changed", "retry", "recheck"}
+        etag, last_modified = store.cache_entry(task.url) if conditional else (None, None)
         requests.append(FetchRequest(task.url, etag=etag, last_modified=last_modified, key=task))
     results = [PageResult(task, error=FetchError(task.url, reason, retryable=True)) for task, reason in refused.items()]
     reporter.advance("fetch", len(refused))

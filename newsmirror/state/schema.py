@@ -137,4 +137,32 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE articles ADD COLUMN source TEXT;
     """,
+    # re-checks, versions and what happened at the source: `rechecks` holds each published article's next
+    # conditional GET (step: which of the configured delays after first seen), `revisions` every text an article
+    # had at its source (number 1 is the first), `source_events` when an edit, a removal or a re-appearance was found
+    """
+    CREATE TABLE rechecks (
+        article_id TEXT PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+        due TEXT NOT NULL,
+        step INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX rechecks_due ON rechecks(due);
+    INSERT INTO rechecks (article_id, due, step) SELECT id, first_seen, 0 FROM articles WHERE status = 'ok';
+    CREATE TABLE revisions (
+        article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        number INTEGER NOT NULL,
+        seen TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (article_id, number)
+    );
+    CREATE TABLE source_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        article_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX source_events_at ON source_events(at);
+    CREATE INDEX articles_removed ON articles(removed_at) WHERE removed_at IS NOT NULL;
+    """,
 ]

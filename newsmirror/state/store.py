@@ -18,6 +18,7 @@ from newsmirror.state.articles import ArticlesMixin
 from newsmirror.state.channels import ChannelsMixin
 from newsmirror.state.images import ImagesMixin
 from newsmirror.state.remotes import RemotesMixin
+from newsmirror.state.revisions import RevisionQueries
 from newsmirror.state.runs import RunsMixin
 from newsmirror.state.schema import MIGRATIONS
 from newsmirror.state.view_counts import ViewCountsMixin
@@ -33,7 +34,7 @@ class StateError(NewsmirrorError):
         super().__init__(path, stage, reason)
 
 
-class Store(ArticlesMixin, ChannelsMixin, RunsMixin, ViewCountsMixin, ImagesMixin, RemotesMixin):
+class Store(ArticlesMixin, ChannelsMixin, RunsMixin, ViewCountsMixin, ImagesMixin, RemotesMixin, RevisionQueries):
     def __init__(self, path: Path | str, timeout: float = 30.0):
         """`timeout`: seconds to wait for another process's lock on the file before "database is locked"."""
         self.path = str(path)
