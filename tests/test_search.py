@@ -5,11 +5,15 @@ The browser half (Chinese and English queries through the search UI) is in tests
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from pathlib import Path
 
 import pytest
 
-from newsmirror.editions.search import BUNDLE, UNUSED, SearchError, build_search, index_language
+from newsmirror.editions.cjk_terms import END, PREFIX, bigram_terms, code, page_text, query_fold, with_terms
+from newsmirror.editions.search import (BUNDLE, SPELLING, UNUSED, SearchError, build_index, build_search,
+                                        index_language)
 
 from test_render_html import synthetic_site
 
@@ -75,3 +79,50 @@ def test_pagefind_failure_is_an_error(tmp_path, built, monkeypatch):
     with pytest.raises(SearchError) as info:
         build_search(tmp_path / "site", config)
     assert "pagefind" in str(info.value)
+
+
+# CJK bigram terms (newsmirror/editions/cjk_terms.py); the browser half is tests/test_search_browser.py
+
+
+def test_bigram_terms_cover_every_pair_of_each_run_once():
+    terms = bigram_terms("茶馆门前，茶馆。Tea 书")
+    pairs = ["茶馆", "馆门", "门前"]
+    assert terms[:3] == [PREFIX + code(a) + code(b) for a, b in pairs]
+    assert terms[3] == PREFIX + code("前") + END  # a run's last character pairs with END
+    assert terms[4:] == [PREFIX + code("馆") + END, PREFIX + code("书") + END]  # 茶馆 again adds no term
+    assert all(re.fullmatch(r"qj[a-z]{8}", t) for t in terms)
+    assert bigram_terms("no Chinese here") == []
+
+
+def test_traditional_and_simplified_fold_to_the_same_terms():
+    assert bigram_terms("茶館圖書館") == bigram_terms("茶馆图书馆")
+    assert code("𠀀") != code("一") and len(code("\U0003134a")) == 4
+
+
+def test_page_text_reads_what_pagefind_indexes():
+    html = ('<html><body><nav>菜单</nav><article data-pagefind-body><h1>标题</h1><p class="mu" '
+            'data-pagefind-ignore>作者</p><p>正文<b>加粗</b>内容</p><figure><img alt="图片说明"></figure>'
+            '</article></body></html>')
+    text = page_text(html)
+    assert "正文加粗内容" in text and "图片说明" in text
+    assert "作者" not in text and "菜单" not in text and "标题正文" not in text  # a block boundary ends a run
+    marked = with_terms(html, bigram_terms(text))
+    assert marked.index("<div hidden") < marked.index("</article>")
+    assert page_text(marked).count(PREFIX) == len(bigram_terms(text))  # the terms are indexed text too
+
+
+def test_spelling_file_folds_only_into_characters_the_pages_have(built):
+    _, root = built
+    for edition in (root / "site", root / "site" / "zh-hant"):
+        spelling = json.loads((edition / BUNDLE / SPELLING).read_text("utf-8"))
+        assert spelling["prefix"] == PREFIX and len(spelling["from"]) == len(spelling["to"]) > 0
+    spelling = json.loads(query_fold("馆"))
+    assert "館" in spelling["from"] and set(spelling["to"]) == {"馆"}  # 舘 and compatibility forms too
+
+
+def test_an_index_without_cjk_pages_has_no_spelling(tmp_path):
+    (tmp_path / "site" / "pages" / "a").mkdir(parents=True)
+    (tmp_path / "site" / "pages" / "a" / "b.html").write_text(
+        "<html lang='en'><body><article data-pagefind-body><p>harbour ferry</p></article></body></html>")
+    build_index(tmp_path / "site", tmp_path / "out", "en")
+    assert (tmp_path / "out" / "pagefind-entry.json").is_file() and not (tmp_path / "out" / SPELLING).exists()

@@ -5,6 +5,10 @@ that edition's article pages only. Pagefind's search UI only searches pages of i
 built as one language (`--force-language`): a CJK language when the edition has CJK pages (the extended build's
 segmenter then finds words inside Chinese sentences, and Latin words still match whole), else the mirror's.
 
+Chinese search finds any run of characters a page contains: Pagefind indexes a copy of each page that also carries
+the page's CJK character bigrams as terms (`cjk_terms`; the written pages stay as they are), and `search.js`
+spells a query the same way, using the `SPELLING` file written next to the bundle's files.
+
 Given the same pages, Pagefind 1.5.2's output is byte-identical from run to run; each build goes into a fresh
 directory that replaces the bundle whole, so pages that left the mirror leave no fragments behind.
 
@@ -22,7 +26,10 @@ import sys
 import time
 from pathlib import Path
 
+from lxml.etree import LxmlError
+
 from newsmirror.config import Config
+from newsmirror.editions.cjk_terms import bigram_terms, fold_table, page_text, query_fold, with_terms
 from newsmirror.convert import edition_dir, mirror_profile
 from newsmirror.publish.git import run_git
 from newsmirror.records import NewsmirrorError, Stage
@@ -33,6 +40,7 @@ PAGES_GLOB = "pages/**/*.html"
 #: parts of the bundle no page of ours loads (other UI flavours); removed to keep the mirror small
 UNUSED = ("pagefind-component-ui.css", "pagefind-component-ui.js", "pagefind-modular-ui.css",
           "pagefind-modular-ui.js", "pagefind-highlight.js")
+SPELLING = "newsmirror-search.json"  # how search.js spells CJK queries (absent: the index has no bigram terms)
 ENTRY = "pagefind-entry.json"  # names the hash of the bundle's meta index, which names every fragment and chunk
 _LANG = re.compile(rb'<html lang="([A-Za-z-]+)"')
 INDEXED = "search_indexed"  # settings key: HEAD's page trees the committed index was built from
@@ -86,24 +94,51 @@ def build_search(site_dir: Path, config: Config) -> None:
             shutil.rmtree(bundle, ignore_errors=True)
             continue  # no article yet: Pagefind refuses to build an empty index
         scratch = _scratch_dir(config, root)
-        language = index_language(root, config.mirror.language)
-        command = [sys.executable, "-m", "pagefind", "--site", str(root), "--glob", PAGES_GLOB,
-                   "--output-path", str(scratch), "--force-language", language, "--silent"]
-        try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise SearchError(str(root), f"pagefind did not run: {exc}") from exc
-        if result.returncode != 0:
-            detail = (result.stderr or result.stdout).strip().splitlines()
-            raise SearchError(str(root), f"pagefind failed: {detail[-1] if detail else result.returncode}")
-        for name in UNUSED:
-            (scratch / name).unlink(missing_ok=True)
+        build_index(root, scratch, index_language(root, config.mirror.language))
         old = scratch.with_name(scratch.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if bundle.is_dir():
             bundle.rename(old)
         scratch.rename(bundle)
         shutil.rmtree(old, ignore_errors=True)
+
+
+def build_index(root: Path, output: Path, language: str, pagefind: list[str] | None = None) -> None:
+    """Index the article pages under `root` into `output` (a directory that does not exist yet) as one language.
+    CJK languages get the bigram terms: Pagefind reads copies of the pages that carry them, in `output`'s
+    sibling `<name>.pages` (removed afterwards), and `output` gets the SPELLING file."""
+    command = list(pagefind or [sys.executable, "-m", "pagefind"])
+    source, folded = root, set()
+    if language in CJK:
+        source = output.with_name(output.name + ".pages")
+        shutil.rmtree(source, ignore_errors=True)
+        fold = fold_table()
+        for page in sorted(root.glob(PAGES_GLOB)):
+            html = page.read_text("utf-8", errors="replace")
+            try:
+                text = page_text(html)
+            except (ValueError, LxmlError) as exc:  # e.g. an empty file
+                raise SearchError(str(page), f"cannot read the page's text: {exc}") from exc
+            folded.update(fold.get(c, c) for c in text)
+            copy = source / page.relative_to(root)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text(with_terms(html, bigram_terms(text, fold)), "utf-8")
+    command += ["--site", str(source), "--glob", PAGES_GLOB, "--output-path", str(output),
+                "--force-language", language, "--silent"]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SearchError(str(root), f"pagefind did not run: {exc}") from exc
+    finally:
+        if source != root:
+            shutil.rmtree(source, ignore_errors=True)
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise SearchError(str(root), f"pagefind failed: {detail[-1] if detail else result.returncode}")
+    for name in UNUSED:
+        (output / name).unlink(missing_ok=True)
+    if language in CJK:
+        (output / SPELLING).write_text(query_fold(folded), "utf-8")
 
 
 def missing_index(site_dir: Path, config: Config) -> bool:

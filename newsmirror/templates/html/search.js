@@ -1,9 +1,79 @@
 // Starts the Pagefind UI on the index next to this page. Result links are made relative to this page's folder, so
 // the mirror works under any path (a fork, a renamed repository, a second host). "?q=words" searches at once.
-window.addEventListener("DOMContentLoaded", function () {
+//
+// Chinese (Japanese, Korean) queries: the index also holds, per page, a term for every pair of adjacent CJK
+// characters (newsmirror/editions/cjk_terms.py, which describes the spelling in pagefind/newsmirror-search.json).
+// A query is spelled the same way, so any run of characters a page contains finds it, whatever a word segmenter
+// would make of it; Traditional and Simplified characters are folded alike. Without that file (an index built
+// without the terms) queries go to Pagefind unchanged.
+(function () {
+  var CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\u{20000}-\u{3134f}]+/gu;
+  var TERM = /\bqj[a-z]{8}\b/g;
+
+  function code(character) {
+    var value = character.codePointAt(0), letters = "";
+    for (var i = 0; i < 4; i++) { letters = String.fromCharCode(97 + value % 26) + letters; value = Math.floor(value / 26); }
+    return letters;
+  }
+
+  function folder(spelling) {
+    var table = new Map(), from = Array.from(spelling.from), to = Array.from(spelling.to);
+    for (var i = 0; i < from.length; i++) table.set(from[i], to[i]);
+    return function (text) { return Array.from(text, function (c) { return table.get(c) || c; }).join(""); };
+  }
+
+  // The query Pagefind gets: its words outside CJK runs, then each run's bigram terms; a run of one character
+  // goes last, as a prefix of the terms that start with it (Pagefind matches the last word as a prefix).
+  function spell(query, spelling) {
+    if (!spelling) return query;
+    var fold = folder(spelling), words = [], singles = [];
+    var rest = query.replace(CJK, function (run) {
+      var chars = Array.from(fold(run));
+      if (chars.length === 1) singles.push(spelling.prefix + code(chars[0]));
+      for (var i = 0; i + 1 < chars.length; i++) words.push(spelling.prefix + code(chars[i]) + code(chars[i + 1]));
+      return " ";
+    });
+    return rest.split(/\s+/).filter(Boolean).concat(words, singles.slice(-1)).join(" ");
+  }
+
+  function escape(text) {
+    return text.replace(/[&<>"]/g, function (c) { return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]; });
+  }
+
+  // An excerpt around the first place the page's text contains the query (the index's own excerpt would show
+  // the hidden terms it matched).
+  function excerpt(result, query, spelling) {
+    var text = result.content.replace(/\u200b/g, "").replace(TERM, "").replace(/\s+/g, " ").trim();
+    var fold = folder(spelling), folded = fold(text).toLowerCase(), at = -1, length = 0;
+    query.split(/\s+/).filter(Boolean).some(function (word) {
+      at = folded.indexOf(fold(word).toLowerCase()); length = word.length; return at !== -1;
+    });
+    if (at === -1) return escape(text.slice(0, 80));
+    var start = Math.max(0, at - 30);
+    return escape(text.slice(start, at)) + "<mark>" + escape(text.slice(at, at + length)) + "</mark>" +
+           escape(text.slice(at + length, at + length + 50));
+  }
+
   var here = new URL(".", window.location.href).pathname;
-  var ui = new PagefindUI({element: "#search", baseUrl: here, bundlePath: here + "pagefind/", showImages: false,
-                           showSubResults: false});
-  var query = new URLSearchParams(window.location.search).get("q");
-  if (query) ui.triggerSearch(query);
-});
+  var ready = fetch(here + "pagefind/newsmirror-search.json")
+    .then(function (response) { return response.ok ? response.json() : null; })
+    .catch(function () { return null; });
+  // For benchmarks and tests: the same spelling the search box uses.
+  window.newsmirrorSearch = {ready: ready, spell: function (query) { return ready.then(function (s) { return spell(query, s); }); }};
+
+  window.addEventListener("DOMContentLoaded", function () {
+    ready.then(function (spelling) {
+      var typed = "";
+      var options = {element: "#search", baseUrl: here, bundlePath: here + "pagefind/", showImages: false,
+                     showSubResults: false};
+      if (spelling) {
+        options.debounceTimeoutMs = 0;  // a debounced search preloads the unspelled query's index chunks first
+        options.processTerm = function (query) { typed = query; return spell(query, spelling); };
+        options.processResult = function (result) { result.excerpt = excerpt(result, typed, spelling); return result; };
+      }
+      var ui = new PagefindUI(options);
+      var query = new URLSearchParams(window.location.search).get("q");
+      if (query) ui.triggerSearch(query);
+    });
+  });
+})();
