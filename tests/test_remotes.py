@@ -17,7 +17,8 @@ import pytest
 from gitservers import GitDaemon, SmartHTTP, bare_repo, branch_tip, free_port, reserved_port
 from newsmirror.config import Config, parse_config
 from newsmirror.publish.commit import GitRepo
-from newsmirror.publish.remotes import HTML_REF, compact, push_all, remote_statuses
+from newsmirror.publish.remote_status import remote_statuses
+from newsmirror.publish.remotes import HTML_REF, compact, push_all
 from newsmirror.state.store import Store
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from newsmirror.publish import remotes
+from newsmirror.publish import remote_status
 from newsmirror.config import Config
 from newsmirror.records import Stage
 from newsmirror.publish.sizes import size_lines
@@ -44,7 +44,7 @@ def _state_lines(config: Config, failure_limit: int) -> list[str]:
         if images:
             lines += ["", "images waiting for a retry (placeholders shown meanwhile):"]
             lines += [f"  {row['src']}  ({row['attempts']} attempt(s))  {row['last_error']}" for row in images]
-        lines += remotes.status_lines(config, store)
+        lines += remote_status.status_lines(config, store)
         # the last report is read, not written: a running run may hold the write lock
         summary, warnings = size_lines(config, store, save=False)
     return lines + ([""] if summary else []) + summary + warnings
