@@ -22,10 +22,9 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 from newsmirror.config import Config
-from newsmirror.records import Article, Candidate, FetchTask
+from newsmirror.records import Article, ArticleState, Candidate, FetchTask
 from newsmirror.run.decide import ArticleUpdate
 from newsmirror.run.plan import Plan
-from newsmirror.state.articles import ArticleState
 from newsmirror.state.store import Store
 
 RECHECK = "recheck"  # the FetchTask reason of a re-check
@@ -121,6 +120,9 @@ def review(updates: Iterable[ArticleUpdate], existing: Mapping[str, ArticleState
     for update in updates:
         state, old = existing.get(update.article_id), previous.get(update.article_id)
         published = state is not None and state.status == "ok"
+        if update.kind == "not_modified" and published and state.removed_at and old is not None:
+            # a 304 for a removed article: it answers again with the text we kept
+            update = replace(update, kind="unchanged", article=old, content_hash=state.content_hash)
         if update.article is None or not published:
             if update.kind == "removed" and update.newly:
                 out.events.append((update.article_id, "removed", update.reason or ""))
@@ -191,7 +193,8 @@ def previous_records(store: Store, updates: Iterable[ArticleUpdate], existing: M
     found = {}
     for update in updates:
         state = existing.get(update.article_id)
-        if update.article is not None and state is not None and state.status == "ok":
+        fetched = update.article is not None or (update.kind == "not_modified" and state and state.removed_at)
+        if fetched and state is not None and state.status == "ok":
             record = store.article_record(update.article_id)
             if record is not None:
                 found[update.article_id] = record
