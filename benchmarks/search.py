@@ -213,10 +213,13 @@ class _Quiet(SimpleHTTPRequestHandler):
         pass
 
 
-def score(queries: list[Query], answers: list[list[str]], ids: dict[str, tuple[str, str]]) -> dict:
+def score(queries: list[Query], answers: list[list[str]], ids: dict[str, tuple[str, str]], misses=None) -> dict:
     rows: dict[str, dict[str, list[float]]] = {}
     for query, answer in zip(queries, answers):
         found = {ids[i][0] for i in answer if i in ids}
+        if misses is not None and found != query.truth:
+            misses.append(f"{query.kind} 「{query.text}」: {len(query.truth - found)} missed, "
+                          f"{len(found - query.truth)} wrong of {len(found)}")
         row = rows.setdefault(query.kind, {"recall": [], "precision": []})
         row["recall"].append(len(found & query.truth) / len(query.truth))
         if found:
@@ -249,6 +252,7 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=100, help="queries per kind (length, words) per script")
     parser.add_argument("--workdir", type=Path, help="keep corpora and installs here (default: a temp dir)")
     parser.add_argument("--json", type=Path, help="write every number to this file")
+    parser.add_argument("--misses", action="store_true", help="list the queries newsmirror's index gets wrong")
     args = parser.parse_args()
     if args.quick:
         args.articles, args.queries = 200, 40
@@ -288,7 +292,10 @@ def main() -> int:
                     started = time.perf_counter()
                     answers = page.evaluate(RUN_QUERIES, [base + "pagefind/", [q.text for q in queries]])
                     row[f"query_ms[{edition or 'zh-hans'}]"] = 1000 * (time.perf_counter() - started) / len(queries)
-                    row[edition or "zh-hans"] = score(queries, answers, ids)
+                    misses = [] if args.misses and engine.pagefind is None else None
+                    row[edition or "zh-hans"] = score(queries, answers, ids, misses)
+                    for line in misses or []:
+                        print(f"  {corpus} {edition or 'zh-hans'} {line}", file=sys.stderr)
                     row[f"index_bytes[{edition or 'zh-hans'}]"] = index_bytes(serve_root / str(number) / edition / "pagefind")
                 page.close()
                 row["first_query"] = sample

@@ -4,6 +4,7 @@ The browser half (Chinese and English queries through the search UI) is in tests
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import re
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from newsmirror.editions.cjk_terms import END, PREFIX, bigram_terms, code, page_text, query_fold, with_terms
+from newsmirror.editions.cjk_terms import (END, MARK, PREFIX, bigram_terms, code, hidden_terms, page_text, query_fold,
+                                           with_terms, without_terms)
 from newsmirror.editions.search import (BUNDLE, SPELLING, UNUSED, SearchError, build_index, build_search,
                                         index_language)
 
@@ -106,9 +108,23 @@ def test_page_text_reads_what_pagefind_indexes():
     text = page_text(html)
     assert "正文加粗内容" in text and "图片说明" in text
     assert "作者" not in text and "菜单" not in text and "标题正文" not in text  # a block boundary ends a run
-    marked = with_terms(html, bigram_terms(text))
+    marked = with_terms(html, hidden_terms(text))
     assert marked.index("<div hidden") < marked.index("</article>")
-    assert page_text(marked).count(PREFIX) == len(bigram_terms(text))  # the terms are indexed text too
+    assert page_text(marked).count(PREFIX) == len(bigram_terms(text)) + 1  # the terms and MARK are indexed text
+
+
+def test_latin_words_against_chinese_are_hidden_terms_too():
+    assert hidden_terms("用3D打印机和5G网络, an AI model") == [MARK, "3d", "5g", *bigram_terms("用 打印机和 网络")]
+    assert hidden_terms("English only 3D") == []
+
+
+def test_fragments_keep_the_page_text_without_the_terms(built):
+    _, root = built
+    for fragment in (root / "site" / BUNDLE / "fragment").iterdir():
+        raw = fragment.read_bytes()
+        content = json.loads(gzip.decompress(raw)[len(b"pagefind_dcd"):])["content"]
+        assert PREFIX not in content and content.strip(), content
+        assert without_terms(raw) == raw  # nothing left to cut
 
 
 def test_spelling_file_folds_only_into_characters_the_pages_have(built):

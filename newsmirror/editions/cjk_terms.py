@@ -8,12 +8,17 @@ character. `search.js` spells the reader's query the same way, so a query of n >
 bigrams, which every page containing it has. A character at the end of a run pairs with END, so a one-character
 query (the prefix `qj` + its 4 letters, which Pagefind matches as a prefix) finds it too.
 
+A Latin word or number written against CJK characters (3D打印, 5G网络) is added as a plain word too, since the
+segmenters disagree on where it ends. The hidden element starts with MARK, so the terms can be cut from the text
+Pagefind stores for excerpts (`without_terms`): readers fetch each result's text, and the terms would double it.
+
 Characters are folded to Simplified first (OpenCC's Traditional -> Simplified tables, one character at a time),
 in the index and in the query alike, so a Traditional query finds the Simplified page and the other way round.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from functools import lru_cache
@@ -23,15 +28,20 @@ import lxml.html
 
 PREFIX = "qj"
 END = "aaaa"  # the code of U+0000, which no CJK character has
+MARK = PREFIX + END + END  # first of a page's hidden terms: no bigram is spelled so
 CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f"
 CJK_RUN = re.compile(f"[{CJK_RANGES}]+")
+LATIN_NEIGHBOUR = re.compile(f"[A-Za-z0-9]+(?=[{CJK_RANGES}])|(?<=[{CJK_RANGES}])[A-Za-z0-9]+")
+HIDDEN_TAIL = re.compile(rf"[\s\u200b]*\b{MARK}\b.*$", re.S)  # in Pagefind's stored text of a page
 FOLD_PROFILES = ("t2s", "tw2s", "hk2s")
 #: elements whose boundaries separate words (Pagefind does the same), so a run never spans two paragraphs
 BLOCKS = frozenset("p div h1 h2 h3 h4 h5 h6 li dt dd td th tr figcaption figure blockquote pre section "
                    "article header footer nav aside table ul ol dl br hr".split())
 SKIP = frozenset(("script", "style", "noscript", "template"))
+SIGNATURE = b"pagefind_dcd"  # how Pagefind's gzipped fragment files begin
 
 
+@lru_cache(maxsize=None)
 def code(character: str) -> str:
     """4 lowercase letters for one character (base 26 of its code point; covers every plane up to U+6F5FF)."""
     value, letters = ord(character), []
@@ -41,16 +51,49 @@ def code(character: str) -> str:
     return "".join(reversed(letters))
 
 
-def bigram_terms(text: str, fold: dict[str, str] | None = None) -> list[str]:
-    """The distinct bigram terms of `text`'s CJK runs, in order of first appearance."""
-    table = fold if fold is not None else fold_table()
-    seen: dict[str, None] = {}
-    for run in CJK_RUN.findall(text):
-        codes = [code(table.get(c, c)) for c in run]
-        codes.append(END)
-        for first, second in zip(codes, codes[1:]):
-            seen.setdefault(PREFIX + first + second, None)
-    return list(seen)
+class _Codes(dict):
+    """Code point -> the 4 letters of its folded character, filled on first use (a table for str.translate)."""
+
+    def __missing__(self, ordinal: int) -> str:
+        character = chr(ordinal)
+        self[ordinal] = spelled = code(fold_table().get(character, character))
+        return spelled
+
+
+_CODES = _Codes()
+_PAIRS = re.compile(r"(?=([a-z]{8}))[a-z]{4}")  # overlapping pairs of 4-letter codes
+
+
+def bigram_terms(text: str) -> list[str]:
+    """The distinct bigram terms of `text`'s CJK runs (folded), in order of first appearance."""
+    spelled = " ".join(run.translate(_CODES) + END for run in CJK_RUN.findall(text))
+    return [PREFIX + pair for pair in dict.fromkeys(_PAIRS.findall(spelled))]
+
+
+def hidden_terms(text: str) -> list[str]:
+    """What a page's hidden element holds: MARK, the Latin words next to CJK characters, the bigram terms."""
+    bigrams = bigram_terms(text)
+    if not bigrams:
+        return []
+    latin = dict.fromkeys(word.lower() for word in LATIN_NEIGHBOUR.findall(text))
+    return [MARK, *latin, *bigrams]
+
+
+def without_terms(fragment: bytes) -> bytes:
+    """A Pagefind fragment file (`pagefind_dcd` + JSON, gzipped) whose page text ends before the hidden terms;
+    other fragments unchanged. The words before them keep their positions, so Pagefind's excerpts still work."""
+    raw = gzip.decompress(fragment)
+    head, body = raw[:len(SIGNATURE)], raw[len(SIGNATURE):]
+    if head != SIGNATURE:
+        return fragment
+    data = json.loads(body)
+    content = data.get("content", "")
+    cut = HIDDEN_TAIL.sub("", content)
+    if cut == content:
+        return fragment
+    data["content"] = cut
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return gzip.compress(head + body, mtime=0)
 
 
 def page_text(html: str) -> str:
@@ -108,6 +151,12 @@ def fold_table() -> dict[str, str]:
             if len(target) == 1 and target != source and source not in table:
                 table[source] = target
     return table
+
+
+@lru_cache(maxsize=1)
+def fold_ordinals() -> dict[int, str]:
+    """fold_table for str.translate."""
+    return {ord(source): target for source, target in fold_table().items()}
 
 
 def query_fold(characters: Iterable[str]) -> str:

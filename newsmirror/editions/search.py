@@ -29,10 +29,10 @@ from pathlib import Path
 from lxml.etree import LxmlError
 
 from newsmirror.config import Config
-from newsmirror.editions.cjk_terms import bigram_terms, fold_table, page_text, query_fold, with_terms
+from newsmirror.editions.cjk_terms import fold_ordinals, hidden_terms, page_text, query_fold, with_terms, without_terms
 from newsmirror.convert import edition_dir, mirror_profile
 from newsmirror.publish.git import run_git
-from newsmirror.records import NewsmirrorError, Stage
+from newsmirror.errors import NewsmirrorError, Stage
 from newsmirror.state.store import Store
 
 BUNDLE = "pagefind"
@@ -112,17 +112,17 @@ def build_index(root: Path, output: Path, language: str, pagefind: list[str] | N
     if language in CJK:
         source = output.with_name(output.name + ".pages")
         shutil.rmtree(source, ignore_errors=True)
-        fold = fold_table()
+        fold = fold_ordinals()
         for page in sorted(root.glob(PAGES_GLOB)):
             html = page.read_text("utf-8", errors="replace")
             try:
                 text = page_text(html)
             except (ValueError, LxmlError) as exc:  # e.g. an empty file
                 raise SearchError(str(page), f"cannot read the page's text: {exc}") from exc
-            folded.update(fold.get(c, c) for c in text)
+            folded.update(text.translate(fold))
             copy = source / page.relative_to(root)
             copy.parent.mkdir(parents=True, exist_ok=True)
-            copy.write_text(with_terms(html, bigram_terms(text, fold)), "utf-8")
+            copy.write_text(with_terms(html, hidden_terms(text)), "utf-8")
     command += ["--site", str(source), "--glob", PAGES_GLOB, "--output-path", str(output),
                 "--force-language", language, "--silent"]
     try:
@@ -138,6 +138,8 @@ def build_index(root: Path, output: Path, language: str, pagefind: list[str] | N
     for name in UNUSED:
         (output / name).unlink(missing_ok=True)
     if language in CJK:
+        for fragment in (output / "fragment").glob("*.pf_fragment"):
+            fragment.write_bytes(without_terms(fragment.read_bytes()))
         (output / SPELLING).write_text(query_fold(folded), "utf-8")
 
 
