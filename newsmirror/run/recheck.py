@@ -22,8 +22,9 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 from newsmirror.config import Config
-from newsmirror.records import Article, ArticleState, Candidate, FetchTask
+from newsmirror.records import Article, Candidate, FetchTask
 from newsmirror.run.decide import ArticleUpdate
+from newsmirror.state.articles import ArticleState
 from newsmirror.run.plan import Plan
 from newsmirror.state.store import Store
 
@@ -235,3 +236,12 @@ def _schedule(store: Store, article_id: str, hours: list[float], first_seen: dat
 def _time(stamp: str) -> datetime:
     moment = datetime.fromisoformat(stamp)
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def status_lines(store: Store, now: datetime, days: int = 7) -> list[str]:
+    """`newsmirror status`: the re-check backlog, and what re-checks found at the source lately."""
+    due, scheduled = store.recheck_backlog(now.isoformat())
+    found = store.source_event_counts((now - timedelta(days=days)).isoformat())
+    return ["", f"re-checks: {due} due now, {scheduled} scheduled",
+            f"at the source in the last {days} days: {found.get('edited', 0)} edited, "
+            f"{found.get('removed', 0)} removed, {found.get('reappeared', 0)} back after a removal"]
