@@ -6,9 +6,10 @@
 Corpora (`search_corpus.py`, no network): the demo mirror's HTML edition, and a synthetic mirror of Chinese
 articles; each in Simplified (`site/`) and in its OpenCC Traditional twin (`site/zh-hant/`).
 
-Engines, each indexing the same pages: Pagefind 1.5.2 as newsmirror configured it before the bigram terms (the
+Engines, each indexing the same pages: Pagefind 1.5.2 as newsmirror configured it before the n-gram terms (the
 locked version; today's search.js), Pagefind 1.4.0 (installed into a temporary directory from PyPI at run time,
-same command), and newsmirror's index (`newsmirror.editions.search.build_index`: 1.5.2 plus CJK bigram terms, with
+same command), and newsmirror's index (`newsmirror.editions.search.build_index`: 1.5.2 plus CJK bigram and trigram
+terms, with
 the search.js the mirror ships).
 
 Queries, drawn deterministically from the pages' text as Pagefind extracts it (the 1.5.2 fragments, zero-width
@@ -55,7 +56,7 @@ CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run"]
 SEARCH_JS = Path(__file__).resolve().parent.parent / "newsmirror" / "templates" / "html" / "search.js"
-#: search.js as it was before the bigram terms (the "today" the issue measures)
+#: search.js as it was before the n-gram terms (the "today" the issue measures)
 TODAY_JS = """window.addEventListener("DOMContentLoaded", function () {
   var here = new URL(".", window.location.href).pathname;
   var ui = new PagefindUI({element: "#search", baseUrl: here, bundlePath: here + "pagefind/", showImages: false,
@@ -262,7 +263,7 @@ def main() -> int:
     corpora = {"demo": demo, f"synthetic-{args.articles}": synthetic_site(demo, workdir, args.articles)}
     engines = [Engine("pagefind 1.5.2 (before)", [sys.executable, "-m", "pagefind"], TODAY_JS),
                Engine("pagefind 1.4.0", pagefind_140(workdir), TODAY_JS),
-               Engine("newsmirror bigrams (1.5.2)", None, SEARCH_JS.read_text("utf-8"))]
+               Engine("newsmirror n-grams (1.5.2)", None, SEARCH_JS.read_text("utf-8"))]
     results = []
     from playwright.sync_api import sync_playwright
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from newsmirror.editions.cjk_terms import (END, MARK, PREFIX, bigram_terms, code, hidden_terms, page_text, query_fold,
-                                           with_terms, without_terms)
+                                           query_terms, trigram_terms, with_terms, without_terms)
 from newsmirror.editions.search import (BUNDLE, SPELLING, UNUSED, SearchError, build_index, build_search,
                                         index_language)
 
@@ -96,6 +96,14 @@ def test_bigram_terms_cover_every_pair_of_each_run_once():
     assert bigram_terms("no Chinese here") == []
 
 
+def test_trigrams_and_query_spelling():
+    assert trigram_terms("图书馆开门，书") == [PREFIX + code(a) + code(b) + code(c) for a, b, c in
+                                              ("图书馆", "书馆开", "馆开门")]
+    assert query_terms("图书馆开") == trigram_terms("图书馆开")  # 3+ characters: trigrams only
+    assert query_terms("3D 打印") == ["3D", *bigram_terms("打印")[:1]]  # Pagefind lowercases the word itself
+    assert query_terms("书 茶") == [PREFIX + code("茶")]  # one character: the last run only, as a prefix
+
+
 def test_traditional_and_simplified_fold_to_the_same_terms():
     assert bigram_terms("茶館圖書館") == bigram_terms("茶馆图书馆")
     assert code("𠀀") != code("一") and len(code("\U0003134a")) == 4
@@ -110,11 +118,13 @@ def test_page_text_reads_what_pagefind_indexes():
     assert "作者" not in text and "菜单" not in text and "标题正文" not in text  # a block boundary ends a run
     marked = with_terms(html, hidden_terms(text))
     assert marked.index("<div hidden") < marked.index("</article>")
-    assert page_text(marked).count(PREFIX) == len(bigram_terms(text)) + 1  # the terms and MARK are indexed text
+    assert page_text(marked).count(PREFIX) == len(hidden_terms(text))  # the terms are indexed text
 
 
 def test_latin_words_against_chinese_are_hidden_terms_too():
-    assert hidden_terms("用3D打印机和5G网络, an AI model") == [MARK, "3d", "5g", *bigram_terms("用 打印机和 网络")]
+    chinese = "用 打印机和 网络"
+    assert hidden_terms("用3D打印机和5G网络, an AI model") == [MARK, "3d", "5g", *bigram_terms(chinese),
+                                                           *trigram_terms(chinese)]
     assert hidden_terms("English only 3D") == []
 
 

@@ -2,11 +2,13 @@
 
 Pagefind segments CJK text into words with one dictionary when it indexes and with the browser's
 `Intl.Segmenter` when it searches; where the two disagree, a page that contains what the reader typed is not
-found. So each page also carries, in a hidden indexed element, one term per distinct pair of adjacent CJK
-characters (a character bigram), spelled in plain letters that no segmenter splits: `qj` + 4 letters per
-character. `search.js` spells the reader's query the same way, so a query of n >= 2 characters asks for its n-1
-bigrams, which every page containing it has. A character at the end of a run pairs with END, so a one-character
-query (the prefix `qj` + its 4 letters, which Pagefind matches as a prefix) finds it too.
+found. So each page also carries, in a hidden indexed element, one term per distinct pair and per distinct triple
+of adjacent CJK characters (bigrams and trigrams), spelled in plain letters that no segmenter splits: `qj` + 4
+letters per character. `search.js` spells the reader's query the same way (`query_terms` here): a query of n >= 3
+characters asks for its n-2 trigrams, of 2 for its bigram; every page containing the query has them, and pages
+that have them all but not the query are rare (trigrams alone keep 3- and 4-character queries exact). A character
+at the end of a run pairs with END, so a one-character query (the prefix `qj` + its 4 letters, which Pagefind
+matches as a prefix) finds it too.
 
 A Latin word or number written against CJK characters (3D打印, 5G网络) is added as a plain word too, since the
 segmenters disagree on where it ends. The hidden element starts with MARK, so the terms can be cut from the text
@@ -62,6 +64,7 @@ class _Codes(dict):
 
 _CODES = _Codes()
 _PAIRS = re.compile(r"(?=([a-z]{8}))[a-z]{4}")  # overlapping pairs of 4-letter codes
+_TRIPLES = re.compile(r"(?=([a-z]{12}))[a-z]{4}")
 
 
 def bigram_terms(text: str) -> list[str]:
@@ -70,13 +73,34 @@ def bigram_terms(text: str) -> list[str]:
     return [PREFIX + pair for pair in dict.fromkeys(_PAIRS.findall(spelled))]
 
 
+def trigram_terms(text: str) -> list[str]:
+    """The distinct trigram terms of `text`'s CJK runs (folded): what a query of 3 or more characters asks for."""
+    spelled = " ".join(run.translate(_CODES) for run in CJK_RUN.findall(text))
+    return [PREFIX + triple for triple in dict.fromkeys(_TRIPLES.findall(spelled))]
+
+
+def query_terms(query: str) -> list[str]:
+    """How search.js spells a query (the same rules, for tests): its words outside CJK runs; per run of 3 or more
+    characters its trigrams, of 2 its bigram; a run of 1 last, as the prefix of the terms that start with it."""
+    words = CJK_RUN.sub(" ", query).split()
+    singles = []
+    for run in CJK_RUN.findall(query):
+        if len(run) >= 3:
+            words += trigram_terms(run)
+        elif len(run) == 2:
+            words += bigram_terms(run)[:1]
+        else:
+            singles.append(PREFIX + run.translate(_CODES))
+    return words + singles[-1:]
+
+
 def hidden_terms(text: str) -> list[str]:
     """What a page's hidden element holds: MARK, the Latin words next to CJK characters, the bigram terms."""
     bigrams = bigram_terms(text)
     if not bigrams:
         return []
     latin = dict.fromkeys(word.lower() for word in LATIN_NEIGHBOUR.findall(text))
-    return [MARK, *latin, *bigrams]
+    return [MARK, *latin, *bigrams, *trigram_terms(text)]
 
 
 def without_terms(fragment: bytes) -> bytes:

@@ -1,8 +1,8 @@
 // Starts the Pagefind UI on the index next to this page. Result links are made relative to this page's folder, so
 // the mirror works under any path (a fork, a renamed repository, a second host). "?q=words" searches at once.
 //
-// Chinese (Japanese, Korean) queries: the index also holds, per page, a term for every pair of adjacent CJK
-// characters (newsmirror/editions/cjk_terms.py, which describes the spelling in pagefind/newsmirror-search.json).
+// Chinese (Japanese, Korean) queries: the index also holds, per page, a term for every pair and triple of adjacent
+// CJK characters (newsmirror/editions/cjk_terms.py; the spelling's parameters are in pagefind/newsmirror-search.json).
 // A query is spelled the same way, so any run of characters a page contains finds it, whatever a word segmenter
 // would make of it; Traditional and Simplified characters are folded alike. Without that file (an index built
 // without the terms) queries go to Pagefind unchanged.
@@ -22,15 +22,20 @@
     return function (text) { return Array.from(text, function (c) { return table.get(c) || c; }).join(""); };
   }
 
-  // The query Pagefind gets: its words outside CJK runs, then each run's bigram terms; a run of one character
-  // goes last, as a prefix of the terms that start with it (Pagefind matches the last word as a prefix).
+  // The query Pagefind gets: its words outside CJK runs, then each run's trigrams (its bigram if it has two
+  // characters); a run of one character goes last, as a prefix of the terms that start with it (Pagefind matches
+  // the last word as a prefix).
   function spell(query, spelling) {
     if (!spelling) return query;
     var fold = folder(spelling), words = [], singles = [];
     var rest = query.replace(CJK, function (run) {
-      var chars = Array.from(fold(run));
-      if (chars.length === 1) singles.push(spelling.prefix + code(chars[0]));
-      for (var i = 0; i + 1 < chars.length; i++) words.push(spelling.prefix + code(chars[i]) + code(chars[i + 1]));
+      var codes = Array.from(fold(run), code), seen = {};
+      var size = Math.min(codes.length, 3);
+      if (size === 1) singles.push(spelling.prefix + codes[0]);
+      else for (var i = 0; i + size <= codes.length; i++) {
+        var term = spelling.prefix + codes.slice(i, i + size).join("");
+        if (!seen[term]) { seen[term] = true; words.push(term); }
+      }
       return " ";
     });
     return rest.split(/\s+/).filter(Boolean).concat(words, singles.slice(-1)).join(" ");
