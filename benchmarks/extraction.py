@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from newsmirror.extract.heuristics import HEURISTICS, ExtractTrace  # noqa: E402
 from newsmirror.extract.metric import page_counts, score  # noqa: E402
 from newsmirror.extract.page import ExtractOptions, extract_article, read_page_file  # noqa: E402
-from newsmirror.records import ExtractError  # noqa: E402
+from newsmirror.errors import ExtractError  # noqa: E402
 
 DEFAULT_DATA = ("../shared/bench/aeb", "../shared/bench/wceb")
 EXTRACTORS = ("newsmirror", "trafilatura")

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 import click
 
 from newsmirror import __version__
-from newsmirror.records import Candidate, NewsmirrorError, RunSummary, printable
+from newsmirror.errors import NewsmirrorError, printable
+from newsmirror.records import Candidate, RunSummary
 
 if TYPE_CHECKING:
     from newsmirror.config import Config

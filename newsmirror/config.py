@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from newsmirror import config_checks as checks
 from newsmirror.config_checks import BRANCH_NAME, CHANNEL_NAME, HttpUrl, Line, check_channel_name  # noqa: F401
-from newsmirror.records import NewsmirrorError, Stage
+from newsmirror.errors import NewsmirrorError, Stage
 
 # Bounds no real mirror reaches, so that no value can overflow a date, a sleep or a size computation.
 MAX_DAYS = 36_500  # keep_days: a hundred years

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import opencc
 
 from newsmirror.config import Config
-from newsmirror.records import NewsmirrorError, Stage
+from newsmirror.errors import NewsmirrorError, Stage
 
 #: profile -> (directory of the converted edition inside the HTML edition, its BCP 47 language tag)
 EDITIONS: dict[str, tuple[str, str]] = {

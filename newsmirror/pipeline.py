@@ -46,8 +46,9 @@ from newsmirror.fetch.resolve import ResolvingTransport
 from newsmirror.publish.retention import retire
 from newsmirror.run.work import asset_files, extract_options, fetch_and_extract, retry_images
 from newsmirror.publish.commit import GitRepo, PublishError, check_tree, publish
-from newsmirror.records import Candidate, NewsmirrorError, RunSummary, Stage
-from newsmirror.state.store import StateError, Store
+from newsmirror.errors import NewsmirrorError, Stage, StateError
+from newsmirror.records import Candidate, RunSummary
+from newsmirror.state.store import Store
 from newsmirror.extract.transform import content_hash
 
 

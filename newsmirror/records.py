@@ -7,70 +7,8 @@ Candidate (discover) -> FetchTask (plan) -> FetchedPage (fetch) -> Article (extr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 
-
-class Stage(str, Enum):
-    CONFIG = "config"
-    DISCOVER = "discover"
-    PLAN = "plan"
-    FETCH = "fetch"
-    EXTRACT = "extract"
-    TRANSFORM = "transform"
-    RENDER = "render"
-    PUBLISH = "publish"
-    STATE = "state"  # the state database itself (open, migrate, a full disk)
-
-
-MAX_SHOWN = 500  # characters of a resource or reason shown in one message line
-
-
-def printable(value: object, limit: int = MAX_SHOWN) -> str:
-    """`value` as one printable line: control and other non-printable characters escaped (a newline in a URL
-    or a reason cannot split a `FAILED` line), cut at `limit` characters."""
-    text = value if isinstance(value, str) else repr(value)
-    if not text.isprintable():
-        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-class NewsmirrorError(Exception):
-    """An error about one resource (URL or file) at one stage; `str()` is a one-line user message."""
-
-    def __init__(self, resource: str, stage: Stage | str, reason: str):
-        self.resource = resource
-        self.stage = Stage(stage)
-        self.reason = reason
-        super().__init__(f"{printable(resource)} [{self.stage.value}] {printable(reason, 4 * MAX_SHOWN)}")
-
-    def __reduce__(self):
-        # whole across processes (a process pool's or Dask's result), whatever a subclass's constructor takes:
-        # the default would call it with `args` (the message) alone
-        return _rebuild_error, (type(self), self.args, self.__dict__.copy())
-
-
-def _rebuild_error(cls: type[NewsmirrorError], args: tuple, state: dict) -> NewsmirrorError:
-    error = cls.__new__(cls)
-    error.args = args
-    error.__dict__.update(state)
-    return error
-
-
-class FetchError(NewsmirrorError):
-    """`retry_after`: seconds the server asked us to wait (a Retry-After longer than we wait within a run);
-    the URL is not retried before then."""
-
-    def __init__(self, url: str, reason: str, *, status: int | None = None, retryable: bool = False,
-                 retry_after: float | None = None):
-        super().__init__(url, Stage.FETCH, reason)
-        self.status = status
-        self.retryable = retryable
-        self.retry_after = retry_after
-
-
-class ExtractError(NewsmirrorError):
-    def __init__(self, url: str, reason: str):
-        super().__init__(url, Stage.EXTRACT, reason)
+from newsmirror.errors import NewsmirrorError, Stage
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pytest
 
 from newsmirror.fetch.browser import CHROMIUM, render_page, render_page_async
 from newsmirror.extract.page import extract_article
-from newsmirror.records import FetchError
+from newsmirror.errors import FetchError
 
 
 

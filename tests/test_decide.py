@@ -6,7 +6,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from newsmirror.run.decide import decide
-from newsmirror.records import Article, Candidate, ExtractError, FetchError, FetchTask, PageResult
+from newsmirror.errors import ExtractError, FetchError
+from newsmirror.records import Article, Candidate, FetchTask, PageResult
 from newsmirror.state.articles import ArticleState
 from newsmirror.extract.transform import content_hash
 

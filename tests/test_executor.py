@@ -25,7 +25,8 @@ from newsmirror.run.pool import ExecutorError, check_spec
 from newsmirror.fetch.client import Fetcher, FetchRequest
 from newsmirror.pipeline import RunRequest, run_once
 from newsmirror.run.progress import QUIET, Reporter
-from newsmirror.records import Candidate, FetchError, FetchTask, Stage
+from newsmirror.errors import FetchError, Stage
+from newsmirror.records import Candidate, FetchTask
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -174,7 +175,7 @@ def test_a_page_that_is_no_article_comes_back_from_a_worker_process():
 import pickle, sys
 from newsmirror.extract.page import ExtractOptions
 from newsmirror.run.pagetask import extract_page
-from newsmirror.records import ExtractError, Stage
+from newsmirror.errors import ExtractError, Stage
 assert "distributed" not in sys.modules
 for body in (b"<html><body><p>x</p></body></html>", b"\\xff\\xfe<<<"):
     failure = pickle.loads(pickle.dumps(extract_page(body, "http://a.test/1.html", None, ExtractOptions())))
@@ -199,7 +200,7 @@ def test_every_newsmirror_error_arrives_whole_from_another_process():
 
     from newsmirror.publish.replay import ReplayConflict
     from newsmirror.fetch.imaging import ImageError
-    from newsmirror.records import ExtractError, FetchError
+    from newsmirror.errors import ExtractError, FetchError
 
     for error in (FetchError("http://a.test/x", "HTTP 503 after 2 attempts", status=503, retryable=True),
                   ExtractError("http://a.test/y", "no article text"), ImageError("not an image", "http://a.test/z.png"),

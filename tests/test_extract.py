@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from newsmirror.extract.page import extract_article, extract_file
-from newsmirror.records import ExtractError
+from newsmirror.errors import ExtractError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
 URL = "https://news.example.com/world/seals.html"

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from newsmirror.extract.page import extract_article
-from newsmirror.records import ExtractError
+from newsmirror.errors import ExtractError
 
 URL = "https://example.com/x"
 ARTICLE = b"<p>" + b"A real sentence of running text goes here. " * 20 + b"</p>"

@@ -53,7 +53,7 @@ from newsmirror.fetch.client import Fetcher, page_problem
 from newsmirror.pipeline import run_once
 from newsmirror.run.plan import PlanOptions, plan
 from newsmirror.run.progress import QUIET, Reporter
-from newsmirror.records import ExtractError, FetchError
+from newsmirror.errors import ExtractError, FetchError
 from newsmirror.fetch.resolve import ResolvingTransport
 from newsmirror.state.store import Store
 

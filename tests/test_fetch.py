@@ -15,7 +15,8 @@ import pytest
 from faultserver import ClientLog, assert_spaced
 from newsmirror.config import FetchSettings
 from newsmirror.fetch.client import Fetcher, FetchRequest, fetch_all, parse_content_type, retry_after_seconds
-from newsmirror.records import FetchedPage, FetchError
+from newsmirror.errors import FetchError
+from newsmirror.records import FetchedPage
 
 GBK_BODY = "<html><body><p>中文新闻：今天的消息</p></body></html>".encode("gbk")
 ETAG = '"v1"'

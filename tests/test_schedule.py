@@ -1,4 +1,4 @@
-from newsmirror.records import NewsmirrorError
+from newsmirror.errors import NewsmirrorError
 from newsmirror.run.watch import watch
 
 

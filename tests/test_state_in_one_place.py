@@ -15,11 +15,11 @@ from newsmirror.clock import utcnow, wallclock
 from newsmirror.config import Config, SizeBudgets, parse_config
 from newsmirror.publish.git import GitError, run_git
 from newsmirror.publish.commit import GitRepo, PublishError
-from newsmirror.records import Stage
+from newsmirror.errors import Stage, StateError
 from newsmirror.publish.remotes import push_all
 from newsmirror.publish.sizes import CACHE, measure
 from newsmirror.state.status import status_lines
-from newsmirror.state.store import StateError, Store
+from newsmirror.state.store import Store
 
 NOW = "2026-03-02T09:00:00+00:00"
 PIXEL_URL = "https://count.example/p/{path}"

@@ -229,7 +229,7 @@ def test_a_locked_or_newer_state_file_is_one_line(demo_site, tmp_path, monkeypat
 
     from conftest import make_config
     from newsmirror import pipeline
-    from newsmirror.records import NewsmirrorError
+    from newsmirror.errors import NewsmirrorError
 
     config = make_config(demo_site, tmp_path)
     Store(config.state_path).close()
@@ -265,7 +265,7 @@ def test_no_byte_is_written_through_a_symlink_out_of_the_mirror(demo_site, tmp_p
     outside.mkdir()
     (config.output_dir / Path(link).parent).mkdir(parents=True, exist_ok=True)
     (config.output_dir / link).symlink_to(outside, target_is_directory=True)
-    from newsmirror.records import NewsmirrorError
+    from newsmirror.errors import NewsmirrorError
 
     with pytest.raises(NewsmirrorError, match=r"\[publish\] path escapes the mirror directory"):
         run_once(config, Reporter(QUIET), now=NOW)

@@ -31,7 +31,8 @@ from newsmirror.config import Config
 from newsmirror.views.hot import hot_list
 from newsmirror.run.plan import retry_delay
 from newsmirror.run.progress import Reporter
-from newsmirror.records import Article, ItemResult, NewsmirrorError, RenderedFile, RunSummary, Stage
+from newsmirror.errors import NewsmirrorError, Stage
+from newsmirror.records import Article, ItemResult, RenderedFile, RunSummary
 from newsmirror.state.articles import ArticleState
 from newsmirror.state.store import Store
 

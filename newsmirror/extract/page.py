@@ -36,7 +36,8 @@ from newsmirror.extract.filters import (
 from newsmirror.extract.heuristics import ExtractTrace, Heuristics, check_names
 from newsmirror.extract.placement import body_images, place_images
 from newsmirror.extract.meta import PageMeta, iso_date, page_meta
-from newsmirror.records import Article, ExtractError, ImageRef
+from newsmirror.errors import ExtractError
+from newsmirror.records import Article, ImageRef
 from newsmirror.extract.siterules import SiteRules, apply_strips, select_elements, select_text
 
 MIN_TEXT_CHARS = 40  # less running text than this is not an article

@@ -27,7 +27,8 @@ from lxml import html as lxml_html
 from newsmirror.config import ImageSettings
 from newsmirror.fetch.client import Fetcher
 from newsmirror.fetch.imaging import ImageError, recompress
-from newsmirror.records import Article, ImageRef, NewsmirrorError, RenderedFile, Stage
+from newsmirror.errors import NewsmirrorError, Stage
+from newsmirror.records import Article, ImageRef, RenderedFile
 from newsmirror.state.store import Store
 
 ASSET_DIR = "assets"

@@ -11,7 +11,7 @@ from playwright.async_api import async_playwright
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
-from newsmirror.records import FetchError
+from newsmirror.errors import FetchError
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = (

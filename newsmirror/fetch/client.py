@@ -22,7 +22,8 @@ import httpx
 
 from newsmirror.config import FetchSettings
 from newsmirror.ids import url_problem
-from newsmirror.records import FetchedPage, FetchError
+from newsmirror.errors import FetchError
+from newsmirror.records import FetchedPage
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF = 30.0  # seconds; cap on one computed back-off delay

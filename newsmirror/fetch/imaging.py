@@ -18,7 +18,7 @@ import struct
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from newsmirror.config import ImageSettings
-from newsmirror.records import NewsmirrorError, Stage
+from newsmirror.errors import NewsmirrorError, Stage
 
 MAX_PIXELS = 40_000_000  # larger images are refused before decoding (decompression bombs)
 MAX_WEBP_SIDE = 16_383  # the WebP format's limit per side

@@ -9,7 +9,8 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from newsmirror.publish.git import GC_TIMEOUT, LOCAL_TIMEOUT, PublishError, run_git
+from newsmirror.errors import PublishError
+from newsmirror.publish.git import GC_TIMEOUT, LOCAL_TIMEOUT, run_git
 from newsmirror.records import PublishResult, RenderedFile
 
 

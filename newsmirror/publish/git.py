@@ -17,7 +17,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from newsmirror.records import NewsmirrorError, Stage
+from newsmirror.errors import PublishError
 
 LOCAL_TIMEOUT = 600.0  # seconds: no local git command of a run takes this long (staging 200,000 files: ~0.2 s)
 GC_TIMEOUT = 3600.0  # `gc` repacks the whole history (compact, or `gc --auto` after a commit)
@@ -27,14 +27,6 @@ _USERINFO = re.compile(r"(://)[^/@\s]+@")
 def redact(text: str) -> str:
     """Drop user names and tokens from every URL in `text`."""
     return _USERINFO.sub(r"\1", text)
-
-
-class PublishError(NewsmirrorError):
-    """Writing or committing the mirror failed (defined here, the lowest module that raises it; `publish`
-    exports it)."""
-
-    def __init__(self, resource: str, reason: str):
-        super().__init__(resource, Stage.PUBLISH, reason)
 
 
 class GitError(PublishError):

@@ -23,8 +23,8 @@ from newsmirror.publish.git import GitError, redact
 from newsmirror.publish.push import FETCHED_REF, HEAD_REF, PUSHED_REF, Known, Pusher, PushResult
 from newsmirror.publish.replay import Git
 from newsmirror.run.progress import Reporter
-from newsmirror.records import NewsmirrorError, Stage
-from newsmirror.state.store import StateError, Store
+from newsmirror.errors import NewsmirrorError, Stage, StateError
+from newsmirror.state.store import Store
 
 HTML_REF = "refs/newsmirror/html"
 

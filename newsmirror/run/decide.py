@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from newsmirror.run.plan import retry_delay
-from newsmirror.records import Article, NewsmirrorError, PageResult
+from newsmirror.errors import NewsmirrorError
+from newsmirror.records import Article, PageResult
 from newsmirror.state.articles import ArticleState
 from newsmirror.extract.transform import content_hash
 

@@ -25,7 +25,8 @@ import httpx
 from newsmirror.config import FetchSettings
 from newsmirror.extract.page import ExtractOptions, extract_article
 from newsmirror.fetch.client import Fetcher, FetchRequest, page_problem
-from newsmirror.records import Article, ExtractError, FetchedPage, FetchError, FetchTask, NewsmirrorError, PageResult
+from newsmirror.errors import ExtractError, FetchError, NewsmirrorError
+from newsmirror.records import Article, FetchedPage, FetchTask, PageResult
 from newsmirror.fetch.resolve import ResolvingTransport
 from newsmirror.run.recheck import redirected_home
 

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from collections.abc import Mapping
 
 from newsmirror.ids import article_id, canonical_url, disambiguate
-from newsmirror.records import Candidate, FetchTask, NewsmirrorError, Stage
+from newsmirror.errors import NewsmirrorError, Stage
+from newsmirror.records import Candidate, FetchTask
 from newsmirror.state.articles import ArticleState
 
 

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from newsmirror.records import NewsmirrorError, Stage
+from newsmirror.errors import NewsmirrorError, Stage
 
 PROCESS_POOL_THRESHOLD = 8  # below this many pages, work in a thread: a process pool costs more than it saves
 DASK_PREFIX = "dask://"

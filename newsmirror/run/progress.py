@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from newsmirror.records import ItemResult, NewsmirrorError, RenderedFile, RunSummary, Stage
+from newsmirror.errors import NewsmirrorError, Stage
+from newsmirror.records import ItemResult, RenderedFile, RunSummary
 
 if TYPE_CHECKING:  # decide imports nothing of this module; only the type is needed here
     from newsmirror.run.decide import ArticleUpdate

@@ -23,8 +23,8 @@ from newsmirror.extract.page import ExtractOptions
 from newsmirror.fetch.client import Fetcher, FetchRequest
 from newsmirror.run.progress import Reporter
 from newsmirror.publish.commit import inside, scratch_dir, write_atomic
-from newsmirror.records import (Article, FetchedPage, FetchError, FetchTask, NewsmirrorError, PageResult, RenderedFile,
-                                Stage)
+from newsmirror.errors import FetchError, NewsmirrorError, Stage
+from newsmirror.records import Article, FetchedPage, FetchTask, PageResult, RenderedFile
 from newsmirror.sources.robots import robots_for
 from newsmirror.extract.siterules import SiteRules, SiteRulesError
 from newsmirror.state.store import Store

@@ -23,7 +23,8 @@ from lxml.cssselect import CSSSelector
 
 from newsmirror.config import Source
 from newsmirror.ids import url_problem
-from newsmirror.records import Candidate, NewsmirrorError, Stage, printable
+from newsmirror.errors import NewsmirrorError, Stage, printable
+from newsmirror.records import Candidate
 
 
 class DiscoverError(NewsmirrorError):

@@ -11,7 +11,8 @@ from newsmirror.extract.decode import decode_html
 from newsmirror.sources.discover import DiscoverError, parse_feed, parse_listing, parse_sitemap, parse_url_list
 from newsmirror.fetch.client import Fetcher, FetchRequest
 from newsmirror.run.progress import Reporter
-from newsmirror.records import Candidate, FetchedPage, FetchError, ItemResult, NewsmirrorError, RunSummary
+from newsmirror.errors import FetchError, NewsmirrorError
+from newsmirror.records import Candidate, FetchedPage, ItemResult, RunSummary
 from newsmirror.sources.robots import robots_for
 from newsmirror.state.store import Store
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from protego import Protego
 
 from newsmirror.fetch.client import Fetcher
-from newsmirror.records import FetchError
+from newsmirror.errors import FetchError
 
 
 class RobotsCache:

@@ -6,9 +6,9 @@ import sqlite3
 
 from newsmirror.publish import remote_status
 from newsmirror.config import Config
-from newsmirror.records import Stage
+from newsmirror.errors import Stage, StateError
 from newsmirror.publish.sizes import size_lines
-from newsmirror.state.store import StateError, Store
+from newsmirror.state.store import Store
 
 
 def status_lines(config: Config, failure_limit: int = 10) -> list[str]:

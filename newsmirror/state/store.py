@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
-from newsmirror.records import NewsmirrorError, Stage
+from newsmirror.errors import StateError
 from newsmirror.state.articles import ArticlesMixin
 from newsmirror.state.channels import ChannelsMixin
 from newsmirror.state.images import ImagesMixin
@@ -25,13 +25,6 @@ from newsmirror.state.view_counts import ViewCountsMixin
 
 if TYPE_CHECKING:  # decide reads the state's records; only the type flows back
     from newsmirror.run.decide import ArticleUpdate
-
-
-class StateError(NewsmirrorError):
-    """The state database cannot be used (unreadable, locked, full, or from a newer newsmirror)."""
-
-    def __init__(self, path: str, reason: str, stage: Stage = Stage.STATE):
-        super().__init__(path, stage, reason)
 
 
 class Store(ArticlesMixin, ChannelsMixin, RunsMixin, ViewCountsMixin, ImagesMixin, RemotesMixin, RevisionQueries):

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import uvloop
 
 from newsmirror.config import Config
-from newsmirror.records import Stage
-from newsmirror.state.store import StateError, Store
+from newsmirror.errors import Stage, StateError
+from newsmirror.state.store import Store
 from newsmirror.views.counts import Writer, merge_counts, utc_day
 from newsmirror.views.pixel import Responses
 from newsmirror.views.protocol import PixelProtocol

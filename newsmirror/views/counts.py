@@ -9,8 +9,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from newsmirror.config import Config
-from newsmirror.records import Stage
-from newsmirror.state.store import StateError, Store
+from newsmirror.errors import Stage, StateError
+from newsmirror.state.store import Store
 from newsmirror.views.targets import load_targets
 
 

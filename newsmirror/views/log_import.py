@@ -25,8 +25,8 @@ from typing import IO, Iterator, Literal
 from newsmirror.clock import utcnow
 from newsmirror.config import Config
 from newsmirror.views.targets import Targets, load_targets
-from newsmirror.records import NewsmirrorError, Stage
-from newsmirror.state.store import StateError, Store
+from newsmirror.errors import NewsmirrorError, Stage, StateError
+from newsmirror.state.store import Store
 
 LogFormat = Literal["combined", "common"]
 FINGERPRINT_LINES = 16
