@@ -227,6 +227,27 @@ def push(config_path: Path | None, names: tuple[str, ...]) -> None:
 
 @main.command()
 @config_option
+@click.option("--edition", "kind", type=click.Choice(["epub", "zim"]), default=None,
+              help="Which offline edition (default: those enabled in the config; EPUB when none is).")
+@click.option("--channel", default=None, help="Only this channel's EPUB digest (not the whole mirror's).")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Build the digests of every period from this day (YYYY-MM-DD) on; default: the last and this one.")
+def bundle(config_path: Path | None, kind: str | None, channel: str | None, since) -> None:  # noqa: ANN001
+    """Build offline files now: EPUB digests (+ OPDS catalogue) or a ZIM file, in <html_dir>/offline/."""
+    from newsmirror.clock import utcnow
+    from newsmirror.editions.offline import BundleRequest, bundle as build_bundle
+
+    request = BundleRequest((kind,) if kind else (), channel, since.date() if since else None)
+    result = build_bundle(_load(config_path), request, utcnow())
+    for path in result.written:
+        click.echo(f"wrote {path}")
+    for path in result.removed:
+        click.echo(f"removed {path}")
+    click.echo(result.line())
+
+
+@main.command()
+@config_option
 @click.option("--edition", type=click.Choice(["markdown", "html"]), default="markdown", show_default=True,
               help="Which branch to rewrite: the work tree's (markdown) or the HTML edition's.")
 @click.option("--yes", is_flag=True, help="Really rewrite history (required).")

@@ -44,6 +44,7 @@ class Labels(_Strict):
     search: str = "Search"
     search_noscript: str = "Search needs JavaScript; every page is also listed in the channel indexes."
     mirrors: str = "Other mirrors"
+    offline: str = "Download for offline reading"
     edited: str = "Edited at the source on"  # + the date and "(N versions)", linking to the revisions page
     versions: str = "versions"
     revisions: str = "Revisions"  # the revisions page's heading
@@ -75,6 +76,24 @@ class FetchSettings(_Strict):
     resolve: Annotated[dict[str, str], AfterValidator(checks.check_resolve)] = {}
 
 
+class EpubSettings(_Strict):
+    """EPUB digests of each period's articles, under <html_dir>/offline/ (editions/offline.py)."""
+
+    enabled: bool = False
+    period: Literal["daily", "weekly"] = "daily"
+    keep: int = Field(7, ge=1, le=10_000)  # the newest periods kept
+    channels: list[Annotated[str, AfterValidator(checks.check_channel_name)]] = []  # own digests; [] = every channel
+    max_articles: int = Field(300, ge=1, le=100_000)  # per digest, the newest of the period
+
+
+class ZimSettings(_Strict):
+    """A ZIM file of the HTML edition for Kiwix, under <html_dir>/offline/ (editions/offline.py)."""
+
+    enabled: bool = False
+    every: Literal["daily", "weekly"] = "daily"
+    keep: int = Field(7, ge=1, le=10_000)
+
+
 class Editions(_Strict):
     markdown: bool = True
     html: bool = True
@@ -91,6 +110,8 @@ class Editions(_Strict):
     # changed HTML pages. Pages changed in between are indexed by the next run that is due.
     search_every: float = Field(0.0, ge=0, le=525_600)  # at most a year
     feed_size: int = Field(50, ge=1, le=1000)  # entries per Atom feed
+    epub: EpubSettings = EpubSettings()
+    zim: ZimSettings = ZimSettings()
 
 
 class ImageSettings(_Strict):

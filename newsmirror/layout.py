@@ -111,6 +111,34 @@ def html_editions(config: Config) -> list[HtmlEdition]:
     ]
 
 
+# -- offline editions: not committed to the Markdown branch (offline.py keeps them out of git) -----------------
+
+
+def offline_dir(config: Config) -> str:
+    """EPUB digests, ZIM files and their OPDS catalogue: next to the HTML edition, which links them."""
+    return f"{html_dir(config)}/offline"
+
+
+def epub_path(config: Config, period: str, channel: str = "", edition: str = "") -> str:
+    """A digest: "site/offline/epub/2026-03-02.epub" (the whole mirror), "...-city.epub" (a channel),
+    "...-city.zh-hant.epub" (its converted twin)."""
+    name = period + (f"-{channel}" if channel else "") + (f".{edition}" if edition else "")
+    return f"{offline_dir(config)}/epub/{name}.epub"
+
+
+def zim_path(config: Config, day: str) -> str:
+    return f"{offline_dir(config)}/zim/mirror-{day}.zim"
+
+
+def opds_path(config: Config) -> str:
+    return f"{offline_dir(config)}/catalog.xml"
+
+
+def offline_index_path(config: Config) -> str:
+    """The offline editions' download page (the HTML home page links it)."""
+    return f"{offline_dir(config)}/index.html"
+
+
 # -- one article's files, the managed paths -------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@
                recheck.review              edits -> versions, churn -> no edit, placeholders -> removed  pure
     render     editions.render_changed     state -> every edition's files, streamed               pure + reads
     publish    publish.publish             files -> the work tree, one git commit                 I/O
+    offline    offline.build_due           EPUB digests, ZIM, OPDS when due (not committed)      I/O
     apply      Store.apply + commit        ArticleUpdates -> state, in the run's one transaction  I/O
 
 State is committed only after the mirror is published, so a run killed at any point is simply done again by the
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from newsmirror import layout
 
-from newsmirror.editions import regenerate
+from newsmirror.editions import offline, regenerate
 
 from newsmirror.publish import remotes
 from newsmirror.fetch.assets import ImageLocaliser
@@ -168,6 +169,7 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
                                       remove=retired_files, managed=layout.managed_paths(config))
             for edition in editions:
                 edition.committed()
+            offline.build_due(config, store, now, reporter)  # EPUB digests, ZIM: when due; never committed
             reporter.advance("publish")
             store.finish_run(run_id, utcnow().isoformat(), summary.new, summary.updated, summary.unchanged,
                              summary.failed, summary.publish.commit)

@@ -67,6 +67,7 @@ class DemoSite:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.requests: list[tuple[str, str]] = []  # (method, path with query) of every request
+        self.answers: list[tuple[str, int]] = []  # (path with query, status) of every response, in order
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> "DemoSite":
@@ -238,6 +239,12 @@ class DemoSite:
 
     def respond(self, method: str, target: str, headers: dict[str, str]) -> Response:
         """Full handling of one request: forced status, routing, conditional GET."""
+        response = self._respond(method, target, headers)
+        with self._lock:
+            self.answers.append((target, response.status))
+        return response
+
+    def _respond(self, method: str, target: str, headers: dict[str, str]) -> Response:
         path = urlsplit(target).path
         with self._lock:
             self.requests.append((method, target))

@@ -329,9 +329,12 @@ def render_home(ctx: _Context, channels: Mapping[str, Sequence[ArticleState]],
     hot_section = {"title": ctx.labels.hot, "link": ctx.link(path, e.path(layout.HOT), "home"),
                    "entries": ctx.entries(path, ranked, "home")} if ranked else None
     title = ctx.conv(config.mirror.title)
+    downloads = relative_link(path, layout.offline_index_path(config))  # offline editions, when enabled
+    offline = [(kind.upper(), f"{downloads}#{kind}") for kind in ("epub", "zim")
+               if getattr(config.editions, kind).enabled]
     return ctx.page("home.html.j2", path, title, feed=e.feed("all"), heading=title,
                     description=ctx.conv(config.mirror.description), channels=sections, hot=hot_section,
-                    menu=ctx.menu(path, list(channels), "home"))
+                    menu=ctx.menu(path, list(channels), "home"), offline=offline)
 
 
 def render_hot(ctx: _Context, ranked: Sequence[ArticleState]) -> RenderedFile:

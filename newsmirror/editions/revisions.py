@@ -60,13 +60,12 @@ def _versions(versions: list[Revision], render: Callable[[tuple[Piece, ...]], st
     for before, after in zip([None, *versions], versions):
         if before is None:
             found = [{"skipped": 0, "pieces": (("=", conv(p)),)} for p in paragraphs(after.article.text)]
-            skipped, title = 0, conv(after.article.title)
+            skipped, title = 0, render((("=", conv(after.article.title)),))
         else:
             diff, skipped = changes(conv(before.article.text), conv(after.article.text))
             found = [{"skipped": c.unchanged_before, "pieces": c.pieces} for c in diff]
             title = render(_title_diff(conv(before.article.title), conv(after.article.title)))
-        rendered = [{"skipped": f["skipped"], "text": render(f["pieces"]), "html": render(f["pieces"])}
-                    for f in found]
+        rendered = [{"skipped": f["skipped"], "text": render(f["pieces"])} for f in found]
         shown.append(_Shown(after.number, after.seen[:16].replace("T", " "), title, rendered, skipped))
     return shown[::-1]
 
@@ -76,16 +75,16 @@ def _title_diff(old: str, new: str) -> tuple[Piece, ...]:
 
 
 def _md_pieces(pieces: tuple[Piece, ...]) -> str:
+    """Deleted text struck through, added text in bold; the spaces around a piece kept (escaping trims them)."""
     out = []
     for op, text in pieces:
-        core = markdown_edition.md_escape(text)
-        if op == "=" or not core.strip():
-            out.append(core)
-        else:
-            lead, trail = core[: len(core) - len(core.lstrip())], core[len(core.rstrip()):]
-            mark = "~~" if op == "-" else "**"
-            out.append(f"{lead}{mark}{core.strip()}{mark}{trail}")
-    return "".join(out)
+        core = text.strip()
+        lead, trail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()):]
+        escaped = markdown_edition.md_escape(core) if core else ""
+        if op != "=" and escaped:
+            escaped = ("~~" if op == "-" else "**") + escaped + ("~~" if op == "-" else "**")
+        out.append((" " if lead else "") + escaped + (" " if trail else ""))
+    return "".join(out).strip()
 
 
 def _html_pieces(pieces: tuple[Piece, ...]) -> Markup:

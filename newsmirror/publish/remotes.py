@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from newsmirror.clock import utcnow
 from newsmirror.config import Config, Remote
 from newsmirror.publish.git import GitError, redact
+from newsmirror.publish.offline_tree import with_offline
 from newsmirror.publish.push import FETCHED_REF, HEAD_REF, PUSHED_REF, Known, Pusher, PushResult
 from newsmirror.publish.replay import Git
 from newsmirror.run.progress import Reporter
@@ -43,6 +44,7 @@ def html_edition(git: Git, html_dir: str) -> str | None:
     entries = [ln for ln in git.out("ls-tree", head, "--", top, "assets").splitlines() if ln]
     if not any(ln.endswith(f"\t{top}") for ln in entries):
         return None
+    entries = with_offline(git, git.root, html_dir, entries)  # EPUB/ZIM files: published here, never in HEAD
     page = (f'<!doctype html><html><head><meta charset="utf-8"><title>Mirror</title>'
             f'<meta http-equiv="refresh" content="0; url={html_dir}/index.html"></head>'
             f'<body><a href="{html_dir}/index.html">{html_dir}/index.html</a></body></html>\n')
@@ -120,6 +122,9 @@ def html_stale(git: Git, html_dir: str) -> bool:
     built = git.commit_of(HTML_REF)
     spec = (f"{top}", "assets")
     now = [git.run("rev-parse", "-q", "--verify", f"{head}:{p}", check=False).stdout.strip() for p in spec]
+    if now[0]:  # as html_edition builds it: with the offline files
+        listed = with_offline(git, git.root, html_dir, [f"040000 tree {now[0]}\t{top}"])
+        now[0] = listed[0].split()[2].split("\t")[0]
     then = [git.run("rev-parse", "-q", "--verify", f"{built}:{p}", check=False).stdout.strip() if built else ""
             for p in spec]
     return bool(now[0]) and now != then

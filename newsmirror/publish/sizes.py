@@ -27,6 +27,12 @@ class SizeReport:
     site_bytes: int  # the HTML edition in the last commit (its directory and assets/)
     largest: tuple[tuple[str, int], ...]  # biggest files of the last commit, biggest first
     over_file_budget: tuple[tuple[str, int], ...]
+    # offline editions (EPUB, ZIM) on disk: not committed to the work tree's branch, published with the HTML edition
+    offline: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def offline_bytes(self) -> int:
+        return sum(size for _, size in self.offline)
 
 
 def human(size: int) -> str:
@@ -74,7 +80,16 @@ def measure(root: Path, html_dir: str, budgets: SizeBudgets, store: Store | None
         (root / ".git" / _LEGACY_CACHE).unlink(missing_ok=True)
     return SizeReport(history_bytes=history, tree_bytes=tree["bytes"], tree_files=tree["files"],
                       site_bytes=tree["site"], largest=tuple(map(tuple, tree["largest"])),
-                      over_file_budget=tuple(map(tuple, tree["over"])))
+                      over_file_budget=tuple(map(tuple, tree["over"])), offline=offline_files(root, html_dir))
+
+
+def offline_files(root: Path, html_dir: str) -> tuple[tuple[str, int], ...]:
+    """(path, bytes) of every offline file (layout.offline_dir), biggest first: a few dozen stat calls."""
+    folder = root / (html_dir.strip("/") or "site") / "offline"
+    if not folder.is_dir():
+        return ()
+    found = [(p.relative_to(root).as_posix(), p.stat().st_size) for p in folder.rglob("*") if p.is_file()]
+    return tuple(sorted(found, key=lambda f: (-f[1], f[0])))
 
 
 def _ranked(files: list[tuple[str, int]], budgets: SizeBudgets) -> tuple[list, list]:
@@ -160,6 +175,8 @@ def summary_line(report: SizeReport) -> str:
             f"file(s) (HTML edition {human(report.site_bytes)})")
     if report.largest:
         line += "; largest: " + ", ".join(f"{path} {human(size)}" for path, size in report.largest)
+    if report.offline:
+        line += f"; offline files {human(report.offline_bytes)} in {len(report.offline)} file(s)"
     return line
 
 
@@ -173,9 +190,15 @@ def warnings(report: SizeReport, budgets: SizeBudgets, shown: int = 10) -> list[
     if report.history_bytes > budgets.repo_budget_mb * MB:
         lines.append(f"SIZE WARNING repository: history {human(report.history_bytes)}, over the repo budget of "
                      f"{budgets.repo_budget_mb:g} MB (`newsmirror compact` drops the history where it is not needed)")
-    if report.site_bytes > budgets.site_budget_mb * MB:
-        lines.append(f"SIZE WARNING HTML edition: {human(report.site_bytes)}, over the site budget of "
-                     f"{budgets.site_budget_mb:g} MB (static hosts cap sites near 1 GB)")
+    lines += [f"SIZE WARNING {path}: {human(size)}, over the per-file budget of {budgets.file_budget_mb:g} MB "
+              f"(an offline file; static hosts reject files over 100 MB)"
+              for path, size in report.offline if size > budgets.file_budget_mb * MB][:shown]
+    site = report.site_bytes + report.offline_bytes
+    if site > budgets.site_budget_mb * MB:
+        offline = f" with {human(report.offline_bytes)} of offline files" if report.offline else ""
+        hint = "; keep fewer: editions.epub.keep, editions.zim.keep" if report.offline else ""
+        lines.append(f"SIZE WARNING HTML edition: {human(site)}{offline}, over the site budget of "
+                     f"{budgets.site_budget_mb:g} MB (static hosts cap sites near 1 GB{hint})")
     return lines
 
 
