@@ -96,7 +96,7 @@ def measure(config_path: Path) -> dict:
 
     from newsmirror import pipeline
     from newsmirror.config import load_config
-    from newsmirror.run.progress import Reporter
+    from newsmirror.progress import Reporter
 
     config = load_config(config_path)
     with StageClock() as clock:

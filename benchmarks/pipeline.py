@@ -46,7 +46,7 @@ from synthetic_site import POOL, Content, SiteProcess, config_text, pool_photo  
 
 from newsmirror import pagetask, pipeline, publish, remotes, search  # noqa: E402
 from newsmirror.config import ImageSettings, load_config  # noqa: E402
-from newsmirror.run.progress import Reporter  # noqa: E402
+from newsmirror.progress import Reporter  # noqa: E402
 
 MB = 1024 * 1024
 

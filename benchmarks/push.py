@@ -22,7 +22,7 @@ from gitservers import GitDaemon, SmartHTTP, bare_repo  # noqa: E402
 
 from newsmirror.config import load_config, parse_config  # noqa: E402
 from newsmirror.demo.mirror import demo_config_path, run_demo  # noqa: E402
-from newsmirror.run.progress import QUIET, Reporter  # noqa: E402
+from newsmirror.progress import QUIET, Reporter  # noqa: E402
 from newsmirror.publish.commit import GitRepo  # noqa: E402
 from newsmirror.publish.remotes import push_all  # noqa: E402
 from newsmirror.publish.sizes import human, measure  # noqa: E402

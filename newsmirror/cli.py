@@ -32,7 +32,7 @@ verbose_option = click.option("--verbose", "-v", is_flag=True, help="Print every
 
 
 def _verbosity(quiet: bool, verbose: bool) -> int:
-    from newsmirror.run.progress import NORMAL, QUIET, VERBOSE
+    from newsmirror.progress import NORMAL, QUIET, VERBOSE
 
     return QUIET if quiet else VERBOSE if verbose else NORMAL
 
@@ -77,7 +77,7 @@ def init(directory: Path) -> None:
 
 def _run(config: Config, request: RunRequest, quiet: bool, verbose: bool) -> RunSummary:
     from newsmirror.pipeline import run_once
-    from newsmirror.run.progress import make_reporter
+    from newsmirror.progress import make_reporter
 
     with make_reporter(_verbosity(quiet, verbose)) as reporter:
         summary = run_once(config, reporter, request)
@@ -164,7 +164,7 @@ def watch(config_path: Path | None, every: float, jitter: float | None, runs: in
     """Run on a schedule, one line per run; SIGTERM/Ctrl-C stop cleanly after the current run."""
     from newsmirror.clock import wallclock
     from newsmirror.pipeline import RunRequest, run_once
-    from newsmirror.run.progress import QUIET, VERBOSE, Reporter, make_reporter, summary_line
+    from newsmirror.progress import QUIET, VERBOSE, Reporter, make_reporter, summary_line
     from newsmirror.run.watch import StopFlag, watch as watch_loop
 
     config = _load(config_path)
@@ -201,7 +201,7 @@ def rebuild(config_path: Path | None, quiet: bool) -> None:
 @click.option("--failures", "limit", default=10, show_default=True, help="How many recent failures to show.")
 def status(config_path: Path | None, limit: int) -> None:
     """Sources, article counts per channel, recent failures."""
-    from newsmirror.state.status import status_lines
+    from newsmirror.status import status_lines
 
     for line in status_lines(_load(config_path), limit):
         click.echo(line)
@@ -361,7 +361,7 @@ def views_import(access_log: Path, log_format: str, config_path: Path | None) ->
 def demo(directory: Path, quiet: bool, verbose: bool) -> None:
     """Start the bundled sample news site on 127.0.0.1, mirror it into DIR, stop the site."""
     from newsmirror.demo.mirror import run_demo
-    from newsmirror.run.progress import make_reporter
+    from newsmirror.progress import make_reporter
 
     with make_reporter(_verbosity(quiet, verbose)) as reporter:
         summary, site_url = run_demo(directory, reporter)

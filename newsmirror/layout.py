@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from newsmirror.config import Config
 from newsmirror.convert import edition_dir, edition_language, mirror_profile, source_language
-from newsmirror.state.articles import ArticleState
+from newsmirror.records import ArticleState
 
 HOME = "README.md"
 HOT = "indexes/hot.md"

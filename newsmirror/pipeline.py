@@ -18,14 +18,10 @@ next one, which converges to the same files. One bad item is a failure record, n
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import itertools
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from newsmirror import layout
 
@@ -40,35 +36,17 @@ from newsmirror.run import recheck
 from newsmirror.editions.seam import listed_channels, open_editions, render_changed, render_failed
 from newsmirror.fetch.client import Fetcher
 from newsmirror.run.plan import Plan, PlanOptions, candidate_ids, canonical_urls, plan
-from newsmirror.run.progress import Reporter, counted, report_failures, tally
+from newsmirror.progress import Reporter, counted, report_failures, tally
 from newsmirror.sources.read import discover_all
-from newsmirror.records import PageResult
+from newsmirror.records import Candidate, PageResult, RunSummary
 from newsmirror.fetch.resolve import ResolvingTransport
 from newsmirror.publish.retention import retire
 from newsmirror.run.work import asset_files, extract_options, fetch_and_extract, retry_images
-from newsmirror.publish.commit import GitRepo, PublishError, check_tree, publish
-from newsmirror.errors import NewsmirrorError, Stage, StateError
-from newsmirror.records import Candidate, RunSummary
+from newsmirror.errors import NewsmirrorError, PublishError, Stage, StateError
+from newsmirror.publish.commit import GitRepo, check_tree, publish
+from newsmirror.state.lock import run_lock
 from newsmirror.state.store import Store
 from newsmirror.extract.transform import content_hash
-
-
-class RunLockedError(NewsmirrorError):
-    def __init__(self, path: Path):
-        super().__init__(str(path), Stage.CONFIG, "another newsmirror run holds this mirror's lock")
-
-
-@contextmanager
-def run_lock(state_path: Path) -> Iterator[None]:
-    """One run at a time per mirror (an advisory lock next to the state file)."""
-    lock_path = state_path.with_name(state_path.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunLockedError(lock_path) from None
-        yield
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 Candidate (discover) -> FetchTask (plan) -> FetchedPage (fetch) -> Article (extract/transform)
 -> RenderedFile (render) -> PublishResult (publish). A per-item failure is an ItemResult, never an abort.
+ArticleState is what the state database knows about a stored article (plan, decide and the editions read it).
+ArticleUpdate is one intent of `decide` for one article, which `Store.apply` writes.
 """
 
 from __future__ import annotations
@@ -136,3 +138,55 @@ class RunSummary:
     @property
     def published_anything(self) -> bool:
         return self.new + self.updated + self.unchanged > 0 or bool(self.publish.commit)
+
+
+@dataclass(frozen=True)
+class ArticleState:
+    """What plan and render need to know about a stored article."""
+
+    id: str
+    url: str
+    channel: str
+    channels: tuple[str, ...]
+    title: str | None
+    published: str | None
+    status: str
+    attempts: int
+    next_retry: str | None
+    source_version: str | None
+    content_hash: str | None
+    first_seen: str
+    retired: str | None = None  # when retention removed its page (the entry then links to the original URL)
+    removed_at: str | None = None  # when the original answered 404/410 (the page stays, with a notice)
+    edited_at: str | None = None  # when a re-fetch last found the original edited
+    source: str | None = None  # the configured source that announced it ("" for `add`; None: not recorded)
+
+    @property
+    def date(self) -> str:
+        return self.published or self.first_seen
+
+
+@dataclass(frozen=True)
+class ArticleUpdate:
+    """One intent for one article, applied by `Store.apply` exactly as it says."""
+
+    kind: str  # new | updated | unchanged | not_modified | removed | failed | channels
+    article_id: str
+    url: str
+    channels: tuple[str, ...]  # primary first
+    source: str = ""
+    article: Article | None = None
+    content_hash: str | None = None
+    source_version: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    stage: str | None = None  # removed / failed: where, why, and (failed) when to try again
+    reason: str | None = None
+    retry_at: str | None = None
+    newly: bool = False  # removed: first seen gone this run (the page gains its notice)
+    image_failures: tuple[tuple[str, str], ...] = ()
+    rerender: bool = False  # its page, and the index pages listing it, must be rendered this run
+
+    @property
+    def channel(self) -> str:
+        return self.channels[0]

@@ -7,8 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from newsmirror.run.decide import decide
 from newsmirror.errors import ExtractError, FetchError
-from newsmirror.records import Article, Candidate, FetchTask, PageResult
-from newsmirror.state.articles import ArticleState
+from newsmirror.records import Article, ArticleState, Candidate, FetchTask, PageResult
 from newsmirror.extract.transform import content_hash
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)

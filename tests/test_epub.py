@@ -19,7 +19,7 @@ from newsmirror.demo.mirror import DEMO_HOST
 from newsmirror.demo.site import DemoSite
 from newsmirror.editions import epub, offline, opds
 from newsmirror.pipeline import run_once
-from newsmirror.run.progress import QUIET, Reporter
+from newsmirror.progress import QUIET, Reporter
 from newsmirror.state.store import Store
 
 from conftest import make_config

@@ -24,7 +24,7 @@ from newsmirror.config import FetchSettings, parse_config
 from newsmirror.run.pool import ExecutorError, check_spec
 from newsmirror.fetch.client import Fetcher, FetchRequest
 from newsmirror.pipeline import RunRequest, run_once
-from newsmirror.run.progress import QUIET, Reporter
+from newsmirror.progress import QUIET, Reporter
 from newsmirror.errors import FetchError, Stage
 from newsmirror.records import Candidate, FetchTask
 

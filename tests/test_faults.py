@@ -52,7 +52,7 @@ from newsmirror.extract.page import extract_article
 from newsmirror.fetch.client import Fetcher, page_problem
 from newsmirror.pipeline import run_once
 from newsmirror.run.plan import PlanOptions, plan
-from newsmirror.run.progress import QUIET, Reporter
+from newsmirror.progress import QUIET, Reporter
 from newsmirror.errors import ExtractError, FetchError
 from newsmirror.fetch.resolve import ResolvingTransport
 from newsmirror.state.store import Store

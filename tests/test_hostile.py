@@ -20,7 +20,7 @@ from faultserver import FaultServer, mirror_config_text
 from newsmirror.config import parse_config
 from newsmirror.ids import RESERVED, article_id
 from newsmirror.pipeline import run_once
-from newsmirror.run.progress import QUIET, Reporter
+from newsmirror.progress import QUIET, Reporter
 from newsmirror.state.store import Store
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)

@@ -95,7 +95,7 @@ def test_pixel_views_reach_the_hot_list_the_home_pages_and_both_editions(demo_si
 
     from newsmirror.views.counter import CounterOptions
     from newsmirror.pipeline import RunRequest, run_once
-    from newsmirror.run.progress import QUIET, Reporter
+    from newsmirror.progress import QUIET, Reporter
 
     config = make_config(demo_site, tmp_path, counter_pixel="https://counter.example/p/{path}")
     run_once(config, Reporter(QUIET))

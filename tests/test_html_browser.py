@@ -29,7 +29,7 @@ from newsmirror.demo import site as demo
 from newsmirror.demo.mirror import DEMO_HOST
 from newsmirror.demo.site import DemoSite
 from newsmirror.pipeline import run_once
-from newsmirror.run.progress import QUIET, Reporter
+from newsmirror.progress import QUIET, Reporter
 from newsmirror.publish.commit import write_files
 from newsmirror.layout import page_path
 from newsmirror.editions.html import render_site

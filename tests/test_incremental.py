@@ -13,7 +13,8 @@ from newsmirror import layout
 
 from newsmirror.editions import regenerate
 from newsmirror.config import Config, parse_config
-from newsmirror.editions.seam import all_channels, listed_channels, open_editions, render_changed
+from newsmirror.state.channels import all_channels
+from newsmirror.editions.seam import listed_channels, open_editions, render_changed
 from newsmirror.records import Article
 from newsmirror.state.store import Store
 from newsmirror.extract.transform import content_hash

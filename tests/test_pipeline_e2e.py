@@ -13,7 +13,7 @@ from newsmirror.publish import commit as publish_module
 from newsmirror.clock import utcnow
 from newsmirror.demo import site as demo
 from newsmirror.pipeline import RunRequest, run_once
-from newsmirror.run.progress import Reporter, QUIET
+from newsmirror.progress import Reporter, QUIET
 from newsmirror.records import Candidate
 from newsmirror.state.store import Store
 
@@ -234,7 +234,7 @@ def test_failed_image_leaves_placeholder_and_is_retried(demo_site, mirror_config
     assert f"[{mirror_config.labels.image_unavailable}" in page.read_text("utf-8")
     assert any(f.url.endswith("comet-over-hills.jpg") and f.stage == "image"
                for f in Store(mirror_config.state_path).recent_failures(50))
-    from newsmirror.state.status import status_lines
+    from newsmirror.status import status_lines
 
     waiting = status_lines(mirror_config)
     assert any("comet-over-hills.jpg" in line and "404" in line for line in waiting[waiting.index(

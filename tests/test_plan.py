@@ -1,8 +1,7 @@
 from datetime import datetime, timezone
 
 from newsmirror.run.plan import PlanOptions, merge_candidates, plan, retry_delay
-from newsmirror.records import Candidate
-from newsmirror.state.articles import ArticleState
+from newsmirror.records import ArticleState, Candidate
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 OPTIONS = PlanOptions(id_patterns={"feed": r"/a/(\w+)\.html"}, max_attempts=3, retry_base_minutes=30)

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from newsmirror.pipeline import RunRequest, run_once
-from newsmirror.publish.commit import GitRepo, PublishError
+from newsmirror.errors import PublishError
+from newsmirror.publish.commit import GitRepo
 from newsmirror.state.store import Store
 
 from conftest import make_config, write_demo_config

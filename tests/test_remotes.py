@@ -267,7 +267,7 @@ def test_compact_rewrites_history_and_force_pushes_only_where_allowed(tmp_path):
 
 def test_a_run_pushes_its_commit_and_the_backlog_and_a_failed_push_does_not_fail_it(mirror_config, tmp_path):
     from newsmirror.pipeline import RunRequest, run_once
-    from newsmirror.run.progress import Reporter
+    from newsmirror.progress import Reporter
 
     bare_repo(tmp_path / "out.git")
     remotes = make_config(tmp_path, {"name": "out", "url": f"file://{tmp_path}/out.git"},

@@ -10,8 +10,7 @@ import pytest
 
 from newsmirror.editions import markdown as markdown_edition
 from newsmirror.config import parse_config
-from newsmirror.records import Article, ImageRef
-from newsmirror.state.articles import ArticleState
+from newsmirror.records import Article, ArticleState, ImageRef
 
 GOLDEN = Path(__file__).parent / "golden"
 

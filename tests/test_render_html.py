@@ -14,9 +14,8 @@ from xml.etree import ElementTree as ET
 from PIL import Image
 
 from newsmirror.config import Config, parse_config
-from newsmirror.records import Article, ImageRef, RenderedFile
+from newsmirror.records import Article, ArticleState, ImageRef, RenderedFile
 from newsmirror.editions.html import render_site, site_css
-from newsmirror.state.articles import ArticleState
 
 CONFIG = """
 [mirror]

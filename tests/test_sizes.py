@@ -6,7 +6,7 @@ import io
 import os
 
 from newsmirror.config import SizeBudgets, parse_config
-from newsmirror.run.progress import QUIET, Reporter
+from newsmirror.progress import QUIET, Reporter
 from newsmirror.publish.commit import GitRepo
 from newsmirror.publish.remotes import after_run
 from newsmirror.publish.sizes import MB, human, measure, summary_line, warnings

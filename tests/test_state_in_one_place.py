@@ -14,11 +14,11 @@ import pytest
 from newsmirror.clock import utcnow, wallclock
 from newsmirror.config import Config, SizeBudgets, parse_config
 from newsmirror.publish.git import GitError, run_git
-from newsmirror.publish.commit import GitRepo, PublishError
-from newsmirror.errors import Stage, StateError
+from newsmirror.errors import PublishError, Stage, StateError
+from newsmirror.publish.commit import GitRepo
 from newsmirror.publish.remotes import push_all
 from newsmirror.publish.sizes import CACHE, measure
-from newsmirror.state.status import status_lines
+from newsmirror.status import status_lines
 from newsmirror.state.store import Store
 
 NOW = "2026-03-02T09:00:00+00:00"

@@ -19,7 +19,7 @@ import faultserver as fs
 from faultserver import FaultServer, mirror_config_text
 from newsmirror.config import parse_config
 from newsmirror.pipeline import run_once
-from newsmirror.run.progress import QUIET, Reporter
+from newsmirror.progress import QUIET, Reporter
 from newsmirror.state.store import Store
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)

@@ -29,7 +29,7 @@ from newsmirror.demo.mirror import DEMO_HOST
 from newsmirror.demo.site import DemoSite
 from newsmirror.editions.zim import ZimMeta, build_zim, plan_entries, reader_policy, rewrite_page, zim_name
 from newsmirror.pipeline import run_once
-from newsmirror.run.progress import QUIET, Reporter
+from newsmirror.progress import QUIET, Reporter
 
 from conftest import make_config
 from test_html_browser import CHROMIUM, LAUNCH_ARGS, assert_images_decode

@@ -12,7 +12,7 @@ from pathlib import Path
 from newsmirror.config import parse_config
 from newsmirror.demo.site import DemoSite, demo_config_text
 from newsmirror.pipeline import RunRequest, run_once
-from newsmirror.run.progress import Reporter
+from newsmirror.progress import Reporter
 from newsmirror.publish.commit import write_atomic
 from newsmirror.records import RunSummary
 

@@ -40,8 +40,7 @@ from newsmirror.fetch.assets import is_local
 from newsmirror.config import Config, Labels
 from newsmirror.convert import article_profile, convert_html, edition_language, text_converter
 from newsmirror.editions.atom import Feed, FeedEntry, render_feed, summary_of
-from newsmirror.records import Article, ImageRef, RenderedFile
-from newsmirror.state.articles import ArticleState
+from newsmirror.records import Article, ArticleState, ImageRef, RenderedFile
 from newsmirror.extract.transform import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, relative_link, rewrite_links
 
 REMOTE = ("http://", "https://")

@@ -34,7 +34,7 @@ from newsmirror.errors import NewsmirrorError, Stage
 from newsmirror.records import RenderedFile
 
 if TYPE_CHECKING:
-    from newsmirror.run.progress import Reporter
+    from newsmirror.progress import Reporter
     from newsmirror.state.store import Store
 
 KINDS = ("epub", "zim")

@@ -22,7 +22,7 @@ from importlib.resources import files as package_files
 from newsmirror import __version__
 from newsmirror.config import Config
 from newsmirror.layout import archive_layout, page_path
-from newsmirror.state.articles import ArticleState
+from newsmirror.records import ArticleState
 from newsmirror.state.store import Store
 
 SIGNATURE_KEY = "render_signature"

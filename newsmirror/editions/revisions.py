@@ -24,8 +24,7 @@ from newsmirror.config import Config
 from newsmirror.editions import markdown as markdown_edition
 from newsmirror.editions.atom import Feed, FeedEntry, render_feed, summary_of
 from newsmirror.editions.textdiff import Piece, changes, inline_diff, paragraphs
-from newsmirror.records import RenderedFile
-from newsmirror.state.articles import ArticleState
+from newsmirror.records import ArticleState, RenderedFile
 from newsmirror.state.revisions import Revision
 from newsmirror.state.store import Store
 

@@ -30,10 +30,10 @@ from newsmirror.editions import revisions, search
 from newsmirror.config import Config
 from newsmirror.views.hot import hot_list
 from newsmirror.run.plan import retry_delay
-from newsmirror.run.progress import Reporter
+from newsmirror.progress import Reporter
 from newsmirror.errors import NewsmirrorError, Stage
-from newsmirror.records import Article, ItemResult, RenderedFile, RunSummary
-from newsmirror.state.articles import ArticleState
+from newsmirror.records import Article, ArticleState, ItemResult, RenderedFile, RunSummary
+from newsmirror.state.channels import all_channels
 from newsmirror.state.store import Store
 
 
@@ -213,8 +213,3 @@ def render_failed(store: Store, config: Config, now: datetime, run_id: int, summ
         summary.failures.append(ItemResult(state.url, Stage.RENDER, False, state.id, "failed", str(error)))
         reporter.failure(str(error))
     return failed
-
-
-def all_channels(config: Config, store: Store) -> list[str]:
-    names = config.channel_names()
-    return names + sorted(c for c in store.channel_names() if c not in names)

@@ -23,8 +23,9 @@ from newsmirror.publish.git import GitError, redact
 from newsmirror.publish.offline_tree import with_offline
 from newsmirror.publish.push import FETCHED_REF, HEAD_REF, PUSHED_REF, Known, Pusher, PushResult
 from newsmirror.publish.replay import Git
-from newsmirror.run.progress import Reporter
+from newsmirror.progress import Reporter
 from newsmirror.errors import NewsmirrorError, Stage, StateError
+from newsmirror.state.lock import run_lock
 from newsmirror.state.store import Store
 
 HTML_REF = "refs/newsmirror/html"
@@ -169,7 +170,6 @@ def compact_mirror(config: Config, edition: str) -> tuple[str, list[PushResult]]
 @contextmanager
 def _locked_state(config: Config) -> Iterator[Store]:
     """The state database under the run lock; its errors as one line naming the file (stage: publish)."""
-    from newsmirror.pipeline import run_lock  # the pipeline imports this module (it pushes after each run)
 
     try:
         with run_lock(config.state_path), Store(config.state_path) as store:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from newsmirror import layout
 from newsmirror.config import Config
-from newsmirror.editions.seam import all_channels
+from newsmirror.state.channels import all_channels
 from newsmirror.views.hot import hot_list
 from newsmirror.records import RunSummary
 from newsmirror.state.store import Store

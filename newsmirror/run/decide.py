@@ -12,43 +12,15 @@ its next attempt), or channels (a known article listed in more channels, nothing
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from newsmirror.run.plan import retry_delay
 from newsmirror.errors import NewsmirrorError
-from newsmirror.records import Article, PageResult
-from newsmirror.state.articles import ArticleState
+from newsmirror.records import ArticleState, ArticleUpdate, PageResult
 from newsmirror.extract.transform import content_hash
 
 GONE = frozenset({404, 410})  # a published article answering these was removed at its source
 MAX_SERVER_WAIT = timedelta(days=7)  # a Retry-After further away than this is taken as this
-
-
-@dataclass(frozen=True)
-class ArticleUpdate:
-    """One intent for one article, applied by `Store.apply` exactly as it says."""
-
-    kind: str  # new | updated | unchanged | not_modified | removed | failed | channels
-    article_id: str
-    url: str
-    channels: tuple[str, ...]  # primary first
-    source: str = ""
-    article: Article | None = None
-    content_hash: str | None = None
-    source_version: str | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-    stage: str | None = None  # removed / failed: where, why, and (failed) when to try again
-    reason: str | None = None
-    retry_at: str | None = None
-    newly: bool = False  # removed: first seen gone this run (the page gains its notice)
-    image_failures: tuple[tuple[str, str], ...] = ()
-    rerender: bool = False  # its page, and the index pages listing it, must be rendered this run
-
-    @property
-    def channel(self) -> str:
-        return self.channels[0]
 
 
 def retry_wait(error: NewsmirrorError, attempts: int, base_minutes: float) -> timedelta:

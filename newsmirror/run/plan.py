@@ -13,8 +13,7 @@ from collections.abc import Mapping
 
 from newsmirror.ids import article_id, canonical_url, disambiguate
 from newsmirror.errors import NewsmirrorError, Stage
-from newsmirror.records import Candidate, FetchTask
-from newsmirror.state.articles import ArticleState
+from newsmirror.records import ArticleState, Candidate, FetchTask
 
 
 @dataclass(frozen=True)

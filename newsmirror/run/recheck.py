@@ -22,9 +22,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 from newsmirror.config import Config
-from newsmirror.records import Article, Candidate, FetchTask
-from newsmirror.run.decide import ArticleUpdate
-from newsmirror.state.articles import ArticleState
+from newsmirror.records import Article, ArticleState, ArticleUpdate, Candidate, FetchTask
 from newsmirror.run.plan import Plan
 from newsmirror.state.store import Store
 

@@ -21,7 +21,7 @@ from newsmirror.config import Config, ConfigError
 from newsmirror.run.pool import spreads, work_pool
 from newsmirror.extract.page import ExtractOptions
 from newsmirror.fetch.client import Fetcher, FetchRequest
-from newsmirror.run.progress import Reporter
+from newsmirror.progress import Reporter
 from newsmirror.publish.commit import inside, scratch_dir, write_atomic
 from newsmirror.errors import FetchError, NewsmirrorError, Stage
 from newsmirror.records import Article, FetchedPage, FetchTask, PageResult, RenderedFile

@@ -10,7 +10,7 @@ from newsmirror.config import Config, Source
 from newsmirror.extract.decode import decode_html
 from newsmirror.sources.discover import DiscoverError, parse_feed, parse_listing, parse_sitemap, parse_url_list
 from newsmirror.fetch.client import Fetcher, FetchRequest
-from newsmirror.run.progress import Reporter
+from newsmirror.progress import Reporter
 from newsmirror.errors import FetchError, NewsmirrorError
 from newsmirror.records import Candidate, FetchedPage, ItemResult, RunSummary
 from newsmirror.sources.robots import robots_for

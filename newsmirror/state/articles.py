@@ -7,36 +7,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
 from typing import Iterable
 
-from newsmirror.records import Article, ImageRef
-
-
-@dataclass(frozen=True)
-class ArticleState:
-    """What plan and render need to know about a stored article."""
-
-    id: str
-    url: str
-    channel: str
-    channels: tuple[str, ...]
-    title: str | None
-    published: str | None
-    status: str
-    attempts: int
-    next_retry: str | None
-    source_version: str | None
-    content_hash: str | None
-    first_seen: str
-    retired: str | None = None  # when retention removed its page (the entry then links to the original URL)
-    removed_at: str | None = None  # when the original answered 404/410 (the page stays, with a notice)
-    edited_at: str | None = None  # when a re-fetch last found the original edited
-    source: str | None = None  # the configured source that announced it ("" for `add`; None: not recorded)
-
-    @property
-    def date(self) -> str:
-        return self.published or self.first_seen
+from newsmirror.records import Article, ArticleState, ImageRef
 
 
 def article_to_json(article: Article) -> str:

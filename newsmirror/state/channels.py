@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-from newsmirror.state.articles import ArticleRows, ArticleState
+from newsmirror.config import Config
+from newsmirror.records import ArticleState
+from newsmirror.state.articles import ArticleRows
 
 
 class ChannelsMixin(ArticleRows):
@@ -78,3 +80,9 @@ class ChannelsMixin(ArticleRows):
         for r in rows:
             result.setdefault(r["channel"], {})[r["status"]] = r["n"]
         return result
+
+
+def all_channels(config: Config, store: ChannelsMixin) -> list[str]:
+    """Every configured channel, then those only the state still lists (a channel removed from the config)."""
+    names = config.channel_names()
+    return names + sorted(c for c in store.channel_names() if c not in names)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from newsmirror.records import Article
-from newsmirror.state.articles import ArticleState, article_from_json, article_to_json
+from newsmirror.records import Article, ArticleState
+from newsmirror.state.articles import article_from_json, article_to_json
 
 
 @dataclass(frozen=True)

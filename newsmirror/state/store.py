@@ -11,9 +11,10 @@ from __future__ import annotations
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import Iterable, Iterator
 
 from newsmirror.errors import StateError
+from newsmirror.records import ArticleUpdate
 from newsmirror.state.articles import ArticlesMixin
 from newsmirror.state.channels import ChannelsMixin
 from newsmirror.state.images import ImagesMixin
@@ -22,9 +23,6 @@ from newsmirror.state.revisions import RevisionQueries
 from newsmirror.state.runs import RunsMixin
 from newsmirror.state.schema import MIGRATIONS
 from newsmirror.state.view_counts import ViewCountsMixin
-
-if TYPE_CHECKING:  # decide reads the state's records; only the type flows back
-    from newsmirror.run.decide import ArticleUpdate
 
 
 class Store(ArticlesMixin, ChannelsMixin, RunsMixin, ViewCountsMixin, ImagesMixin, RemotesMixin, RevisionQueries):
@@ -99,7 +97,7 @@ class Store(ArticlesMixin, ChannelsMixin, RunsMixin, ViewCountsMixin, ImagesMixi
         finally:
             self._depth = 0
 
-    def apply(self, updates: Iterable["ArticleUpdate"], run_id: int, now: str) -> None:
+    def apply(self, updates: Iterable[ArticleUpdate], run_id: int, now: str) -> None:
         """Write what `decide` decided, each update exactly as it says (in the caller's transaction)."""
         for u in updates:
             if u.kind != "channels":

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
 
 from newsmirror.config import Config
-from newsmirror.state.articles import ArticleState
+from newsmirror.records import ArticleState
 from newsmirror.state.store import Store
 
 

@@ -6,6 +6,8 @@ import sqlite3
 
 from newsmirror.publish import remote_status
 from newsmirror.config import Config
+from newsmirror.clock import utcnow
+from newsmirror.run import recheck
 from newsmirror.errors import Stage, StateError
 from newsmirror.publish.sizes import size_lines
 from newsmirror.state.store import Store
@@ -37,6 +39,7 @@ def _state_lines(config: Config, failure_limit: int) -> list[str]:
         if last:
             lines += ["", f"last run: {last['finished']} - {last['new']} new, {last['updated']} updated, "
                           f"{last['failed']} failed, commit {last['commit_id'] or 'none'}"]
+        lines += recheck.status_lines(store, utcnow())
         failures = store.recent_failures(failure_limit)
         lines += ["", "recent failures:" if failures else "recent failures: none"]
         lines += [f"  {f.at}  {f.url}  [{f.stage}]  {f.reason}" for f in failures]

@@ -5,16 +5,13 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from newsmirror.errors import NewsmirrorError, Stage
-from newsmirror.records import ItemResult, RenderedFile, RunSummary
-
-if TYPE_CHECKING:  # decide imports nothing of this module; only the type is needed here
-    from newsmirror.run.decide import ArticleUpdate
+from newsmirror.records import ArticleUpdate, ItemResult, RenderedFile, RunSummary
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 
