@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import lxml.html
 
 from newsmirror import clock
-from newsmirror.errors import NewsmirrorError, Stage
+from newsmirror.errors import PublishError
 
 # the search bundle and the service worker, by name within the HTML edition (its converted twin has the same)
 LEFT_OUT_FILES = {"search.html", "search.js", "sw.js"}
@@ -67,13 +67,13 @@ class Entry:
     source: Path
     mimetype: str
     title: str = ""
-    front: bool = False  # an article page or the main page: in the title index and Kiwix's random pick
+    front: bool = False  # an article page: in the title index (Kiwix's suggestions)
     content: bytes | None = None  # rewritten HTML; None: the file's bytes as they are
 
 
-class ZimError(NewsmirrorError):
+class ZimError(PublishError):
     def __init__(self, path: Path | str, reason: str):
-        super().__init__(str(path), Stage.PUBLISH, f"ZIM: {reason}")
+        super().__init__(str(path), f"ZIM: {reason}")
 
 
 def build_zim(site_dir: Path, out_path: Path, meta: ZimMeta, root: Path | None = None) -> Path:
