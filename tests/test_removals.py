@@ -12,6 +12,7 @@ from newsmirror.pipeline import run_once
 from newsmirror.records import Article
 from newsmirror.run.recheck import placeholder_reason, redirected_home
 from newsmirror.state.store import Store
+from newsmirror.status import status_lines
 
 T = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -28,7 +29,7 @@ def test_gone_pages_are_told_apart_from_articles():
     assert not redirected_home("http://s.test/", "http://s.test/")
 
 
-def test_remove_redirect_and_republish_over_runs(demo_site, tmp_path):
+def test_remove_redirect_and_republish_over_runs(demo_site, tmp_path, monkeypatch):
     site = demo_site
     config = make_config(site, tmp_path)
     first, second = [a for a in site._listed if a.serve == "html"][2:4]
@@ -61,6 +62,10 @@ def test_remove_redirect_and_republish_over_runs(demo_site, tmp_path):
         kinds = [r["kind"] for r in store.db.execute("SELECT kind FROM source_events WHERE article_id = ? "
                                                      "ORDER BY id", (first.slug,))]
         assert kinds == ["removed", "reappeared"]
+    monkeypatch.setenv("NEWSMIRROR_NOW", (T + timedelta(hours=25)).isoformat())
+    status = "\n".join(status_lines(config))
+    assert "at the source in the last 7 days: 0 edited, 2 removed, 1 back after a removal" in status
+    assert "re-checks: 0 due now" in status
 
 
 def test_a_channel_can_keep_its_removals_off_the_list(demo_site, tmp_path):
