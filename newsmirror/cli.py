@@ -354,6 +354,48 @@ def views_import(access_log: Path, log_format: str, config_path: Path | None) ->
 
 
 @main.command()
+@click.argument("keyfile", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@config_option
+def keygen(keyfile: Path | None, config_path: Path | None) -> None:
+    """Make the Ed25519 key pair that signs the mirror list: KEYFILE (default: the config's mirror.signing_key)
+    and KEYFILE's .pub beside it. The secret key must live outside the mirror."""
+    from newsmirror.publish import mirrorlist, signing
+
+    config = _load(config_path) if config_path or (Path.cwd() / CONFIG_NAME).is_file() else None
+    keyfile = keyfile or (mirrorlist.key_path(config) if config else None)
+    if keyfile is None:
+        raise click.UsageError("give KEYFILE, or set mirror.signing_key in the config")
+    made = signing.generate_keys(keyfile, config.output_dir if config else None)
+    click.echo(f"secret key: {made.secret} (keep it private and outside the mirror)\npublic key: {made.public}\n"
+               f"{made.public_key}\nset in [mirror]: signing_key = \"{made.secret}\"")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key", "key", default=None, help="Public key: its base64 line or a .pub file (default: the "
+              "configured key's).")
+@config_option
+def verify(file: Path, key: str | None, config_path: Path | None) -> None:
+    """Check FILE (a downloaded mirrors.json or page bundle) against FILE.minisig; exit 1 if it fails."""
+    from newsmirror.publish import mirrorlist, signing
+
+    if key is None:
+        path = mirrorlist.key_path(_load(config_path))
+        if path is None:
+            raise click.UsageError("give --key, or set mirror.signing_key in the config")
+        key = str(signing.public_path_for(path))
+    checked = mirrorlist.check_file(file, signing.read_public_key(key))
+    click.echo(f"{file}: signature OK ({checked.trusted_comment})")
+    if checked.mirrors is not None:
+        editions = checked.mirrors.get("editions") or {}
+        for name, bases in (editions.items() if isinstance(editions, dict) else []):
+            for base in bases:
+                click.echo(f"{name}: {base}")
+        for other in checked.mirrors.get("other") or []:
+            click.echo(f"other: {other}")
+
+
+@main.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-mirror"),
               show_default=True, help="Where the demo mirror goes (a git repository).")
 @quiet_option

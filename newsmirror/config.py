@@ -44,6 +44,8 @@ class Labels(_Strict):
     search: str = "Search"
     search_noscript: str = "Search needs JavaScript; every page is also listed in the channel indexes."
     mirrors: str = "Other mirrors"
+    mirror_list: str = "Signed mirror list"  # the link to mirrors.json (with a signing key)
+    served_from: str = "Served from"  # the service worker's notice on a page it fetched from another mirror
     offline: str = "Download for offline reading"
     edited: str = "Edited at the source on"  # + the date and "(N versions)", linking to the revisions page
     versions: str = "versions"
@@ -110,6 +112,9 @@ class Editions(_Strict):
     # changed HTML pages. Pages changed in between are indexed by the next run that is due.
     search_every: float = Field(0.0, ge=0, le=525_600)  # at most a year
     feed_size: int = Field(50, ge=1, le=1000)  # entries per Atom feed
+    # the HTML edition's service worker: offline copies of opened pages, failover to the signed list's mirrors
+    service_worker: bool = True
+    offline_cache_mb: float = Field(30.0, gt=0, le=1000)  # cap on the offline copies in each reader's browser
     epub: EpubSettings = EpubSettings()
     zim: ZimSettings = ZimSettings()
 
@@ -212,6 +217,11 @@ class MirrorSettings(_Strict):
     keep_days: int | None = Field(None, ge=1, le=MAX_DAYS)
     commit_author: Annotated[str, AfterValidator(checks.check_author)] = "newsmirror <newsmirror@localhost>"
     promo_markdown: str = ""  # shown under the menu on every article page
+    # minisign secret key (`newsmirror keygen`), relative to the config file and outside the mirror: each run then
+    # publishes mirrors.json and its signature; "" = no signed list
+    signing_key: Line = ""
+    # more addresses for the signed list and the "Other mirrors" line (e.g. an onion address), as given
+    other_addresses: list[HttpUrl] = []
 
     @model_validator(mode="before")
     @classmethod

@@ -5,6 +5,7 @@
     indexes/hot.md                the hot list
     pages/<channel>/<id>.md       an article; its QR code pages/<channel>/<id>.png
     assets/<ab>/<hash>.webp       images, shared by every edition (assets.py names them)
+    mirrors.json (+ .minisig)     the signed mirror list, with a signing key (publish/mirrorlist.py)
     <html_dir>/...                the HTML edition: the same paths as .html, plus index.html, feeds/, search.html;
     <html_dir>/<zh-hant>/...      its converted twin (editions.convert), the same again
 
@@ -27,6 +28,7 @@ REMOVED = "indexes/removed.md"  # articles removed at the source (the HTML editi
 INDEXES = "indexes"
 PAGES = "pages"
 ASSETS = "assets"
+MIRROR_LIST = "mirrors.json"  # the signed mirror list (+ ".minisig"), at the mirror root for every edition
 
 
 def page_path(channel: str, article_id: str) -> str:
@@ -159,6 +161,8 @@ def article_files(config: Config, state: ArticleState) -> list[str]:
 def managed_paths(config: Config) -> list[str]:
     """What newsmirror writes in the mirror's work tree; anything else there belongs to people and is left alone."""
     paths = [HOME, INDEXES, PAGES, ASSETS]
+    if config.mirror.signing_key:
+        paths += [MIRROR_LIST, MIRROR_LIST + ".minisig"]
     if config.editions.html:
         paths.append(html_dir(config))
     return paths
@@ -185,9 +189,11 @@ class MirrorLink:
 
 
 def failover_links(config: Config, path: str, html: bool = False) -> list[MirrorLink]:
-    """The same page on every other public mirror, so a reader whose host is blocked can switch."""
+    """The same page on every other public mirror (and the other addresses, such as an onion service), so a reader
+    whose host is blocked can switch. The signed mirror list says the same."""
     links: list[MirrorLink] = []
-    for base in public_bases(config, html)[1:]:
+    others = [str(url).rstrip("/") + "/" for url in config.mirror.other_addresses]
+    for base in public_bases(config, html)[1:] + others:
         label = urlsplit(base).netloc or base
         taken = sum(1 for link in links if link.label.split(" (")[0] == label)
         links.append(MirrorLink(f"{label} ({taken + 1})" if taken else label, base + path))

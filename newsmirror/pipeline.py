@@ -27,7 +27,8 @@ from newsmirror import layout
 
 from newsmirror.editions import offline, regenerate
 
-from newsmirror.publish import remotes
+from newsmirror.publish import mirrorlist, remotes
+from newsmirror.editions import worker
 from newsmirror.fetch.assets import ImageLocaliser
 from newsmirror.clock import utcnow
 from newsmirror.config import Config
@@ -86,6 +87,7 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
                progress: _Progress) -> RunSummary:
     stamp = now.isoformat()
     extractor_options = extract_options(config)  # bad rules files or OpenCC profiles: config errors, first
+    mirror_key = mirrorlist.load_key(config)  # a missing signing key, or one inside the work tree, too
     summary = RunSummary(output=str(config.output_dir))
     run_id = store.start_run(stamp)
     progress.stage = Stage.PUBLISH
@@ -136,7 +138,7 @@ async def _run(config: Config, store: Store, reporter: Reporter, request: RunReq
             editions = open_editions(config, store, names, regenerate.PagesByUrl(store))
             # streamed: each file is rendered, written and dropped in turn (never the whole run in memory)
             files = counted(reporter, "render", itertools.chain(
-                asset_files(config, outcomes, retried),
+                asset_files(config, outcomes, retried), worker.list_and_worker(config, mirror_key, now),
                 render_changed(config, store, editions, names, changed, now, full=request.rebuild,
                                on_failure=render_failed(store, config, now, run_id, summary, reporter))))
             reporter.stage("publish", 1)

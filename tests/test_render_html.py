@@ -16,6 +16,7 @@ from PIL import Image
 from newsmirror.config import Config, parse_config
 from newsmirror.records import Article, ArticleState, ImageRef, RenderedFile
 from newsmirror.editions.html import render_site, site_css
+from newsmirror.editions.worker import REGISTER, REGISTER_HASH
 
 CONFIG = """
 [mirror]
@@ -254,11 +255,18 @@ def test_nothing_loads_from_another_host():
 
 
 def test_csp_scripts_only_on_the_search_page():
+    """Besides the search page's, the one script is the service worker's registration line, allowed by its hash."""
     files = render(config_for())
     article = text(files, "site/pages/city/city-8.html")
-    assert "script-src 'none'" in article and "default-src 'self'" in article and "<script" not in article
+    assert f"script-src {REGISTER_HASH};" in article and "default-src 'self'" in article
+    assert re.findall(r"<script[^>]*>[^<]*</script>", article) == [
+        f'<script data-sw="../../sw.js">{REGISTER}</script>']
+    config = config_for()
+    off = config.model_copy(update={"editions": config.editions.model_copy(update={"service_worker": False})})
+    article = text(render(off), "site/pages/city/city-8.html")
+    assert "script-src 'none'" in article and "<script" not in article and "worker-src" not in article
     search = text(files, "site/search.html")
-    assert "script-src 'self' 'wasm-unsafe-eval'" in search
+    assert f"script-src 'self' 'wasm-unsafe-eval' {REGISTER_HASH}" in search
     assert '<script src="pagefind/pagefind-ui.js" defer>' in search and '<script src="search.js" defer>' in search
     assert '<script src="../search.js" defer>' in text(files, "site/zh-hant/search.html")
 
@@ -298,7 +306,7 @@ def test_hostile_body_is_sanitized():
         for needle in FORBIDDEN:
             assert needle not in body.lower(), (path, needle)
         assert "After the attack" in body and "clickable paragraph" in body and "styled text" in body
-        assert "&lt;script&gt;" in page and "<script" not in page  # the hostile title, escaped
+        assert "&lt;script&gt;" in page and page.count("<script") == 1  # the hostile title, escaped; our worker
         assert page.count("<style>") == 1  # our own CSS only
 
 

@@ -40,6 +40,7 @@ from newsmirror.fetch.assets import is_local
 from newsmirror.config import Config, Labels
 from newsmirror.convert import article_profile, convert_html, edition_language, text_converter
 from newsmirror.editions.atom import Feed, FeedEntry, render_feed, summary_of
+from newsmirror.editions.worker import REGISTER, REGISTER_HASH, worker_path
 from newsmirror.records import Article, ArticleState, ImageRef, RenderedFile
 from newsmirror.extract.transform import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, relative_link, rewrite_links
 
@@ -205,8 +206,14 @@ class _Context:
              lang: str | None = None, feed: str | None = None, **values: object) -> RenderedFile:
         config = self.config
         remote_images = "" if config.images.localise else " https: http:"
-        csp = Markup(CSP.format(images=remote_images + images, scripts=scripts))  # fixed text: no escaping
+        worker = config.editions.service_worker  # registered by one inline line, allowed by its hash
+        if worker:
+            scripts = REGISTER_HASH if scripts == "'none'" else f"{scripts} {REGISTER_HASH}"
+        csp = Markup(CSP.format(images=remote_images + images, scripts=scripts)  # fixed text: no escaping
+                     + ("; worker-src 'self'" if worker else ""))
         text = _environment().get_template(template).render(
+            worker=worker and relative_link(path, worker_path(config)), register=Markup(REGISTER),
+            mirror_list=config.mirror.signing_key and relative_link(path, layout.MIRROR_LIST),
             lang=lang or self.edition.lang or config.mirror.language, csp=csp, title=title, css=Markup(site_css()),
             twin=self.twin(path), labels=self.labels, feed=feed and relative_link(path, feed),
             mirrors=layout.failover_links(config, path, html=True), **values,

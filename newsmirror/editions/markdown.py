@@ -17,8 +17,8 @@ import segno
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from newsmirror.config import Config
-from newsmirror.layout import (HOME, HOT, archive_layout, archive_slice, failover_links, index_path, page_path, qr_path,
-                               share_url)
+from newsmirror.layout import (HOME, HOT, MIRROR_LIST, archive_layout, archive_slice, failover_links, index_path,
+                               page_path, qr_path, share_url)
 from newsmirror.records import Article, ArticleState, RenderedFile
 from newsmirror.fetch.assets import asset_link, is_local
 from newsmirror.extract.transform import (
@@ -80,11 +80,15 @@ def menu(config: Config, from_path: str, channels: Sequence[str], variation: str
 
 
 def failover_line(config: Config, path: str) -> str:
+    """The other mirrors of this page (the addresses of the signed list), then the list itself when it is signed."""
     links = failover_links(config, path)
+    signed = f"[{md_escape(config.labels.mirror_list)}](<{relative_link(path, MIRROR_LIST)}>)" \
+        if config.mirror.signing_key else ""
     if not links:
-        return ""
-    return f"{md_escape(config.labels.mirrors)}: " + " · ".join(
+        return signed
+    line = f"{md_escape(config.labels.mirrors)}: " + " · ".join(
         f"[{md_escape(link.label)}](<{link_destination(link.url)}>)" for link in links)
+    return f"{line} · {signed}" if signed else line
 
 
 #: a fixed QR mask (any of the eight is valid for every reader): scoring all eight was 2/3 of a page's render time
