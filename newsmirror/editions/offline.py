@@ -102,7 +102,7 @@ def build_due(config: Config, store: Store, now: datetime, reporter: Reporter) -
 def bundle(config: Config, request: BundleRequest, now: datetime) -> OfflineResult:
     """`newsmirror bundle`: build the requested offline files now (due or not), holding the run lock."""
     from newsmirror.errors import StateError
-    from newsmirror.pipeline import run_lock
+    from newsmirror.state.lock import run_lock
     from newsmirror.state.store import Store
 
     kinds = request.kinds or tuple(k for k in KINDS if getattr(config.editions, k).enabled) or ("epub",)
