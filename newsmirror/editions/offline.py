@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 KINDS = ("epub", "zim")
 SETTING = "offline_{kind}_period"  # the period label of the last build that was due
-_NAME = re.compile(r"^(?P<period>\d{4}-\d{2}-\d{2}|\d{4}-W\d{2})(?:-(?P<channel>[a-z0-9_-]+?))?"
+_NAME = re.compile(r"^(?:mirror-)?(?P<period>\d{4}-\d{2}-\d{2}|\d{4}-W\d{2})(?:-(?P<channel>[a-z0-9_-]+?))?"
                    r"(?:\.(?P<edition>[a-z-]+))?\.(?P<kind>epub|zim)$")
 _ISO_639_3 = {"zh": "zho", "en": "eng", "ja": "jpn", "ko": "kor", "fr": "fra", "de": "deu", "es": "spa",
               "ru": "rus", "ar": "ara", "fa": "fas", "vi": "vie", "bo": "bod", "ug": "uig", "pt": "por"}
@@ -189,8 +189,8 @@ def build_zim_file(config: Config, now: datetime) -> str:
     temporary.unlink(missing_ok=True)
     meta = zim.ZimMeta(title=config.mirror.title, description=config.mirror.description or config.mirror.title,
                        language=zim_language(config.mirror.language), creator=config.mirror.title,
-                       publisher=config.mirror.title, illustration_png=zim_illustration(config),
-                       main_path="index.html")
+                       publisher=config.mirror.title, main_path="index.html",
+                       origins=tuple(layout.public_bases(config, html=True)), day=now.date())
     try:
         zim.build_zim(site_dir, temporary, meta)
         (root / path).parent.mkdir(parents=True, exist_ok=True)
@@ -198,19 +198,6 @@ def build_zim_file(config: Config, now: datetime) -> str:
     finally:
         temporary.unlink(missing_ok=True)
     return path
-
-
-def zim_illustration(config: Config) -> bytes:
-    """A 48x48 PNG for Kiwix's library: a plain tile in a colour of the mirror's title (the same every build)."""
-    import io
-
-    from PIL import Image
-
-    digest = uuid.uuid5(uuid.NAMESPACE_URL, config.mirror.title).bytes
-    image = Image.new("RGB", (48, 48), (digest[0] // 2 + 40, digest[1] // 2 + 40, digest[2] // 2 + 40))
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 # -- keep N, the catalogue --------------------------------------------------------------------------------
