@@ -10,8 +10,11 @@ def _q(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def demo_config_text(base_url: str, output: str = "demo-mirror", state: str = "demo-mirror.db") -> str:
-    """A TOML config for the demo site at ``base_url``; ``output`` and ``state`` are relative to the file."""
+def demo_config_text(base_url: str, output: str = "demo-mirror", state: str = "demo-mirror.db",
+                     offline: bool = False) -> str:
+    """A TOML config for the demo site at ``base_url``; ``output`` and ``state`` are relative to the file;
+    ``offline``: the offline editions (EPUB digests, ZIM) enabled, as `newsmirror demo` has them."""
+    enabled = "true" if offline else "false"
     base = base_url.rstrip("/")
     return f"""\
 # newsmirror configuration for the bundled demo site ({base}).
@@ -55,6 +58,18 @@ mirrors = "其他镜像"
 markdown = true
 html = true
 convert = "s2t"
+
+# Offline editions in site/offline/, built by the first run of each day: EPUB digests (the whole mirror and each
+# channel) listed in an OPDS catalogue, and a ZIM file of the HTML edition for Kiwix. Never in the Markdown branch.
+[editions.epub]
+enabled = {enabled}
+period = "daily"                      # or "weekly"
+keep = 7                              # periods kept
+
+[editions.zim]
+enabled = {enabled}
+every = "daily"
+keep = 7
 
 # Extra links in the mirror's menu.
 [[menu]]

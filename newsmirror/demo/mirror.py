@@ -29,7 +29,8 @@ def run_demo(directory: Path, reporter: Reporter | None = None) -> tuple[RunSumm
     directory = directory.resolve()
     config_path = demo_config_path(directory)
     with DemoSite(public_host=DEMO_HOST) as site:
-        text = demo_config_text(f"http://{DEMO_HOST}", output=directory.name, state=directory.name + ".db")
+        text = demo_config_text(f"http://{DEMO_HOST}", output=directory.name, state=directory.name + ".db",
+                                offline=True)
         config = parse_config(text, config_path, config_path.parent)
         # The port changes every run, so it lives only in memory; the file on disk stays byte-identical.
         fetch = config.fetch.model_copy(update={"resolve": {DEMO_HOST: site.base_url.removeprefix("http://")}})
