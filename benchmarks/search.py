@@ -8,9 +8,8 @@ articles; each in Simplified (`site/`) and in its OpenCC Traditional twin (`site
 
 Engines, each indexing the same pages: Pagefind 1.5.2 as newsmirror configured it before the n-gram terms (the
 locked version; today's search.js), Pagefind 1.4.0 (installed into a temporary directory from PyPI at run time,
-same command), and newsmirror's index (`newsmirror.editions.search.build_index`: 1.5.2 plus CJK bigram and trigram
-terms, with
-the search.js the mirror ships).
+same command), and newsmirror's index (`newsmirror.editions.search.build_index`: 1.5.2 plus CJK trigram terms,
+with the search.js the mirror ships).
 
 Queries, drawn deterministically from the pages' text as Pagefind extracts it (the 1.5.2 fragments, zero-width
 segment marks removed): CJK substrings of 2, 3 and 4 characters; whole words (jieba); mixed queries (two words

@@ -2,7 +2,7 @@
 JavaScript in headless Chromium, in both editions (the benchmark with more queries: benchmarks/search.py).
 
 Truth is what Pagefind itself extracted as each page's text (its fragments), not our own reading of the pages, so
-a page whose text the bigram terms miss shows up as a miss here."""
+a page whose text the trigram terms miss shows up as a miss here."""
 
 from __future__ import annotations
 

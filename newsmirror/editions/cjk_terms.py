@@ -2,13 +2,12 @@
 
 Pagefind segments CJK text into words with one dictionary when it indexes and with the browser's
 `Intl.Segmenter` when it searches; where the two disagree, a page that contains what the reader typed is not
-found. So each page also carries, in a hidden indexed element, one term per distinct pair and per distinct triple
-of adjacent CJK characters (bigrams and trigrams), spelled in plain letters that no segmenter splits: `qj` + 4
-letters per character. `search.js` spells the reader's query the same way (`query_terms` here): a query of n >= 3
-characters asks for its n-2 trigrams, of 2 for its bigram; every page containing the query has them, and pages
-that have them all but not the query are rare (trigrams alone keep 3- and 4-character queries exact). A character
-at the end of a run pairs with END, so a one-character query (the prefix `qj` + its 4 letters, which Pagefind
-matches as a prefix) finds it too.
+found. So each page also carries, in a hidden indexed element, one term per distinct triple of adjacent CJK
+characters (a character trigram), spelled in plain letters that no segmenter splits: `qj` + 4 letters per
+character; a run's last two characters are padded with END, so every character starts a trigram. `search.js`
+spells the reader's query the same way (`query_terms` here): a query of n >= 3 characters asks for its n-2
+trigrams, which every page containing it has (and a page that has them all without the query is rare); a query of
+1 or 2 characters is the start of a trigram, which Pagefind matches as a prefix (it matches every query word so).
 
 A Latin word or number written against CJK characters (3D打印, 5G网络) is added as a plain word too, since the
 segmenters disagree on where it ends. The hidden element starts with MARK, so the terms can be cut from the text
@@ -30,7 +29,7 @@ import lxml.html
 
 PREFIX = "qj"
 END = "aaaa"  # the code of U+0000, which no CJK character has
-MARK = PREFIX + END + END  # first of a page's hidden terms: no bigram is spelled so
+MARK = PREFIX + END + END  # first of a page's hidden terms: no term or query is spelled so
 CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f"
 CJK_RUN = re.compile(f"[{CJK_RANGES}]+")
 LATIN_NEIGHBOUR = re.compile(f"[A-Za-z0-9]+(?=[{CJK_RANGES}])|(?<=[{CJK_RANGES}])[A-Za-z0-9]+")
@@ -63,44 +62,33 @@ class _Codes(dict):
 
 
 _CODES = _Codes()
-_PAIRS = re.compile(r"(?=([a-z]{8}))[a-z]{4}")  # overlapping pairs of 4-letter codes
-_TRIPLES = re.compile(r"(?=([a-z]{12}))[a-z]{4}")
+_TRIPLES = re.compile(r"(?=([a-z]{12}))[a-z]{4}")  # overlapping triples of 4-letter codes
 
 
-def bigram_terms(text: str) -> list[str]:
-    """The distinct bigram terms of `text`'s CJK runs (folded), in order of first appearance."""
-    spelled = " ".join(run.translate(_CODES) + END for run in CJK_RUN.findall(text))
-    return [PREFIX + pair for pair in dict.fromkeys(_PAIRS.findall(spelled))]
-
-
-def trigram_terms(text: str) -> list[str]:
-    """The distinct trigram terms of `text`'s CJK runs (folded): what a query of 3 or more characters asks for."""
-    spelled = " ".join(run.translate(_CODES) for run in CJK_RUN.findall(text))
+def trigram_terms(text: str, pad: bool = True) -> list[str]:
+    """The distinct trigram terms of `text`'s CJK runs (folded), in order of first appearance; each run padded
+    with END twice (`pad`, as pages are) or not (as queries are)."""
+    end = END + END if pad else ""
+    spelled = " ".join(run.translate(_CODES) + end for run in CJK_RUN.findall(text))
     return [PREFIX + triple for triple in dict.fromkeys(_TRIPLES.findall(spelled))]
 
 
 def query_terms(query: str) -> list[str]:
-    """How search.js spells a query (the same rules, for tests): its words outside CJK runs; per run of 3 or more
-    characters its trigrams, of 2 its bigram; a run of 1 last, as the prefix of the terms that start with it."""
+    """How search.js spells a query (the same rules, for tests): its words outside CJK runs, then per CJK run its
+    trigrams, or for a run of 1 or 2 characters their codes (a prefix of the trigrams that start so)."""
     words = CJK_RUN.sub(" ", query).split()
-    singles = []
     for run in CJK_RUN.findall(query):
-        if len(run) >= 3:
-            words += trigram_terms(run)
-        elif len(run) == 2:
-            words += bigram_terms(run)[:1]
-        else:
-            singles.append(PREFIX + run.translate(_CODES))
-    return words + singles[-1:]
+        words += trigram_terms(run, pad=False) if len(run) >= 3 else [PREFIX + run.translate(_CODES)]
+    return words
 
 
 def hidden_terms(text: str) -> list[str]:
-    """What a page's hidden element holds: MARK, the Latin words next to CJK characters, the bigram terms."""
-    bigrams = bigram_terms(text)
-    if not bigrams:
+    """What a page's hidden element holds: MARK, the Latin words next to CJK characters, the trigram terms."""
+    trigrams = trigram_terms(text)
+    if not trigrams:
         return []
     latin = dict.fromkeys(word.lower() for word in LATIN_NEIGHBOUR.findall(text))
-    return [MARK, *latin, *bigrams, *trigram_terms(text)]
+    return [MARK, *latin, *trigrams]
 
 
 def without_terms(fragment: bytes) -> bytes:

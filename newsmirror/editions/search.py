@@ -6,7 +6,7 @@ built as one language (`--force-language`): a CJK language when the edition has 
 segmenter then finds words inside Chinese sentences, and Latin words still match whole), else the mirror's.
 
 Chinese search finds any run of characters a page contains: Pagefind indexes a copy of each page that also carries
-the page's CJK character bigrams as terms (`cjk_terms`; the written pages stay as they are), and `search.js`
+the page's CJK character trigrams as terms (`cjk_terms`; the written pages stay as they are), and `search.js`
 spells a query the same way, using the `SPELLING` file written next to the bundle's files.
 
 Given the same pages, Pagefind 1.5.2's output is byte-identical from run to run; each build goes into a fresh
@@ -40,7 +40,7 @@ PAGES_GLOB = "pages/**/*.html"
 #: parts of the bundle no page of ours loads (other UI flavours); removed to keep the mirror small
 UNUSED = ("pagefind-component-ui.css", "pagefind-component-ui.js", "pagefind-modular-ui.css",
           "pagefind-modular-ui.js", "pagefind-highlight.js")
-SPELLING = "newsmirror-search.json"  # how search.js spells CJK queries (absent: the index has no bigram terms)
+SPELLING = "newsmirror-search.json"  # how search.js spells CJK queries (absent: the index has no trigram terms)
 ENTRY = "pagefind-entry.json"  # names the hash of the bundle's meta index, which names every fragment and chunk
 _LANG = re.compile(rb'<html lang="([A-Za-z-]+)"')
 INDEXED = "search_indexed"  # settings key: HEAD's page trees the committed index was built from
@@ -105,7 +105,7 @@ def build_search(site_dir: Path, config: Config) -> None:
 
 def build_index(root: Path, output: Path, language: str, pagefind: list[str] | None = None) -> None:
     """Index the article pages under `root` into `output` (a directory that does not exist yet) as one language.
-    CJK languages get the bigram terms: Pagefind reads copies of the pages that carry them, in `output`'s
+    CJK languages get the trigram terms: Pagefind reads copies of the pages that carry them, in `output`'s
     sibling `<name>.pages` (removed afterwards), and `output` gets the SPELLING file."""
     command = list(pagefind or [sys.executable, "-m", "pagefind"])
     source, folded = root, set()

@@ -1,14 +1,14 @@
 // Starts the Pagefind UI on the index next to this page. Result links are made relative to this page's folder, so
 // the mirror works under any path (a fork, a renamed repository, a second host). "?q=words" searches at once.
 //
-// Chinese (Japanese, Korean) queries: the index also holds, per page, a term for every pair and triple of adjacent
-// CJK characters (newsmirror/editions/cjk_terms.py; the spelling's parameters are in pagefind/newsmirror-search.json).
+// Chinese (Japanese, Korean) queries: the index also holds, per page, a term for every triple of adjacent CJK
+// characters (newsmirror/editions/cjk_terms.py; the spelling's parameters are in pagefind/newsmirror-search.json).
 // A query is spelled the same way, so any run of characters a page contains finds it, whatever a word segmenter
 // would make of it; Traditional and Simplified characters are folded alike. Without that file (an index built
 // without the terms) queries go to Pagefind unchanged.
 (function () {
   var CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\u{20000}-\u{3134f}]+/gu;
-  var TERM = /\bqj[a-z]{8}\b/g;
+  var TERM = /\bqj[a-z]{8,12}\b/g;
 
   function code(character) {
     var value = character.codePointAt(0), letters = "";
@@ -22,23 +22,21 @@
     return function (text) { return Array.from(text, function (c) { return table.get(c) || c; }).join(""); };
   }
 
-  // The query Pagefind gets: its words outside CJK runs, then each run's trigrams (its bigram if it has two
-  // characters); a run of one character goes last, as a prefix of the terms that start with it (Pagefind matches
-  // the last word as a prefix).
+  // The query Pagefind gets: its words outside CJK runs, then each run's trigrams, or for a run of 1 or 2
+  // characters their codes, which Pagefind matches as the start of the trigrams that begin so.
   function spell(query, spelling) {
     if (!spelling) return query;
-    var fold = folder(spelling), words = [], singles = [];
+    var fold = folder(spelling), terms = [];
     var rest = query.replace(CJK, function (run) {
       var codes = Array.from(fold(run), code), seen = {};
-      var size = Math.min(codes.length, 3);
-      if (size === 1) singles.push(spelling.prefix + codes[0]);
-      else for (var i = 0; i + size <= codes.length; i++) {
-        var term = spelling.prefix + codes.slice(i, i + size).join("");
-        if (!seen[term]) { seen[term] = true; words.push(term); }
+      if (codes.length < 3) terms.push(spelling.prefix + codes.join(""));
+      for (var i = 0; i + 3 <= codes.length; i++) {
+        var term = spelling.prefix + codes.slice(i, i + 3).join("");
+        if (!seen[term]) { seen[term] = true; terms.push(term); }
       }
       return " ";
     });
-    return rest.split(/\s+/).filter(Boolean).concat(words, singles.slice(-1)).join(" ");
+    return rest.split(/\s+/).filter(Boolean).concat(terms).join(" ");
   }
 
   function escape(text) {
