@@ -10,8 +10,8 @@ Kiwix searches with the ZIM's own index) and the service worker (sw.js and the s
 the mirror's own public addresses (`ZimMeta.origins`) are made relative; a link to a page that is not packed goes to
 the primary address (online) or, without one, is dropped, so zimcheck finds no dangling internal link.
 
-Output is not byte-identical across builds: libzim gives every archive a random UUID (the Python binding does not
-expose setting it), and the Date metadata is the build's day.
+The same pages give the same bytes (on the same day: the Date metadata is the build's day): one writer worker keeps
+the order, and the random UUIDs libzim and Xapian draw are replaced by hashes of the content (`settle_uuids`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from __future__ import annotations
 import hashlib
 import io
 import mimetypes
+import mmap
 import os
 import posixpath
 import re
+import struct
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,6 +47,7 @@ TYPES = {".html": "text/html", ".css": "text/css", ".webp": "image/webp", ".png"
 TEXT_TYPES = ("text/", "application/atom+xml", "application/json", "image/svg+xml")
 TITLE_MAX, DESCRIPTION_MAX = 30, 80  # openZIM metadata limits (characters)
 KEPT_SCHEMES = ("data:", "mailto:", "tel:", "javascript:")
+XAPIAN_MAGIC = b"\x0f\rXapian Glass\x04n"  # a Glass database's version file: magic, format 1134, then its UUID
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,8 @@ def build_zim(site_dir: Path, out_path: Path, meta: ZimMeta, root: Path | None =
     out_path.unlink(missing_ok=True)
     language = meta.language.split(",")[0].strip() or "eng"
     try:
-        creator = Creator(out_path).config_verbose(False).config_indexing(True, language)
+        # one worker: clusters and index documents in the order they were added, the same every build
+        creator = Creator(out_path).config_verbose(False).config_nbworkers(1).config_indexing(True, language)
         with _native_stdout_silenced(), creator:
             creator.set_mainpath(main)
             for entry in entries:
@@ -101,6 +105,7 @@ def build_zim(site_dir: Path, out_path: Path, meta: ZimMeta, root: Path | None =
             creator.add_illustration(48, meta.illustration_png or title_tile(meta.title))
     except (RuntimeError, OSError) as exc:
         raise ZimError(out_path, f"libzim could not write the archive: {exc}") from exc
+    settle_uuids(out_path)
     return out_path
 
 
@@ -234,6 +239,31 @@ def _internal(link: str, here: str, origins: tuple[str, ...]) -> tuple[str | Non
 def _clip(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def settle_uuids(path: Path) -> None:
+    """Make the archive a function of its content: libzim draws a random UUID for the archive (header bytes 8-24)
+    and Xapian one for each index it embeds (after the "Xapian Glass" magic and format version). Each becomes a
+    hash of the rest of the file, and the MD5 checksum at the end is written again."""
+    with open(path, "r+b") as file, mmap.mmap(file.fileno(), 0) as data:
+        checksum_at = struct.unpack_from("<Q", data, 72)[0]  # the header's checksumPos
+        fields, at = [8], data.find(XAPIAN_MAGIC)
+        while at != -1:
+            fields.append(at + len(XAPIAN_MAGIC))
+            at = data.find(XAPIAN_MAGIC, at + 1)
+        for field in fields:
+            data[field:field + 16] = bytes(16)
+        content = _md5(data, checksum_at).digest()
+        for number, field in enumerate(fields):
+            data[field:field + 16] = hashlib.md5(content + bytes([number])).digest()
+        data[checksum_at:checksum_at + 16] = _md5(data, checksum_at).digest()
+
+
+def _md5(data: mmap.mmap, end: int) -> hashlib._Hash:
+    digest = hashlib.md5()
+    for start in range(0, end, 1 << 24):
+        digest.update(data[start:min(start + (1 << 24), end)])
+    return digest
 
 
 @contextmanager
