@@ -4,7 +4,7 @@
     indexes/<channel>.md          a channel, newest first; archive pages <channel>-1.md (oldest), -2.md ...
     indexes/hot.md                the hot list
     pages/<channel>/<id>.md       an article; its QR code pages/<channel>/<id>.png
-    assets/<ab>/<hash>.webp       images, shared by every edition (assets.py names them)
+    assets/<ab>/<hash>.webp       images, shared by every edition (named here; fetch/assets.py makes them)
     mirrors.json (+ .minisig)     the signed mirror list, with a signing key (publish/mirrorlist.py)
     <html_dir>/...                the HTML edition: the same paths as .html, plus index.html, feeds/, search.html;
     <html_dir>/<zh-hant>/...      its converted twin (editions.convert), the same again
@@ -15,6 +15,8 @@ Editions name their files through this module, and so do the stages that need a 
 
 from __future__ import annotations
 
+import posixpath
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -198,3 +200,28 @@ def failover_links(config: Config, path: str, html: bool = False) -> list[Mirror
         taken = sum(1 for link in links if link.label.split(" (")[0] == label)
         links.append(MirrorLink(f"{label} ({taken + 1})" if taken else label, base + path))
     return links
+
+
+# -- assets: content-addressed images, shared by every edition (fetch/assets.py makes them) --------------------
+
+DIGEST_CHARS = 16  # hex characters of the SHA-256 in a file name: 64 bits, no collision in any real mirror
+_LOCAL = re.compile(rf"^{ASSETS}/[0-9a-f]{{2}}/[0-9a-f]{{{DIGEST_CHARS},64}}\.(webp|jpg|png)$")
+
+
+def asset_path(digest: str, ext: str) -> str:
+    """Content-addressed path of an asset, relative to the mirror root: "assets/ab/abcdef0123456789.webp"."""
+    digest = digest.lower()
+    return f"{ASSETS}/{digest[:2]}/{digest[:DIGEST_CHARS]}.{ext}"
+
+
+def is_local(src: str) -> bool:
+    """True for an asset path made by `asset_path` (a localised image); False for URLs and anything else."""
+    return bool(_LOCAL.match(src))
+
+
+def asset_link(src: str, page_path: str, base_url: str | None = None) -> str:
+    """How the page at `page_path` refers to asset `src`: relative ("../../assets/ab/….webp"), or under
+    `base_url` when one is given (`images.asset_base_urls[0]` for the Markdown edition)."""
+    if base_url:
+        return base_url.rstrip("/") + "/" + src
+    return posixpath.relpath(src, posixpath.dirname(page_path) or ".")

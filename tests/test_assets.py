@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from PIL import Image, ImageChops
 
-from newsmirror.fetch.assets import (ImageLocaliser, asset_link, asset_path, body_image_sources, image_sources, is_local,
-                               rewrite_image_sources)
+from newsmirror.layout import asset_link, asset_path, is_local
+from newsmirror.fetch.assets import ImageLocaliser, body_image_sources, image_sources, rewrite_image_sources
 from newsmirror.config import FetchSettings, ImageSettings
 from newsmirror.fetch.client import Fetcher
 from newsmirror.records import Article, ImageRef

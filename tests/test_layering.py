@@ -24,16 +24,14 @@ EXCEPTIONS = {
     ("editions", "state"): "editions render from the records and lists the state database keeps",
     ("views", "state"): "the counter and the log import add view counts to the state database",
     ("publish", "state"): "push results, retention and the size report are kept in the state database",
-    ("sources", "state"): "reading sources records each source's failures in the state database",
+    ("sources", "state"): "feeds are fetched with conditional GET; their validators are the state's fetch cache",
     ("fetch", "state"): "image localisation remembers each image's asset and failures in the state database",
     ("sources", "fetch"): "feeds, sitemaps, listings and robots.txt are fetched with the fetch client",
     ("sources", "extract"): "feed and listing bytes are decoded as pages are (extract.decode)",
-    ("extract", "fetch"): "transform rewrites image links to localised assets (fetch.assets: is_local, asset_link)",
-    ("editions", "fetch"): "page renderers link localised assets (fetch.assets: is_local, asset_link)",
     ("editions", "extract"): "renderers reuse the sanitizer's allowed tags and the link rewriting (extract.transform)",
     ("editions", "views"): "the hot list is ranked by views.hot",
     ("publish", "views"): "retention keeps hot pages (views.hot)",
-    ("editions", "publish"): "finish steps run git and write files with publish's helpers (git, commit, mirrorlist)",
+    ("editions", "publish"): "finish steps and side files use publish's git runner, atomic writes, signed list",
     ("editions", "run"): "a failed page's retry time comes from run.plan's back-off",
 }
 

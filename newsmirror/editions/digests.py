@@ -22,8 +22,7 @@ from newsmirror.config import Config
 from newsmirror.convert import article_profile, convert_html, convert_text, edition_dir, text_converter
 from newsmirror.editions import epub
 from newsmirror.editions.html import promo_html, sanitize_body
-from newsmirror.fetch.assets import is_local
-from newsmirror.layout import HtmlEdition
+from newsmirror.layout import HtmlEdition, is_local
 from newsmirror.records import Article, RenderedFile
 
 if TYPE_CHECKING:

@@ -35,8 +35,7 @@ from markupsafe import Markup
 from newsmirror import layout
 
 from newsmirror.editions import markdown as markdown_edition
-from newsmirror.layout import HtmlEdition
-from newsmirror.fetch.assets import is_local
+from newsmirror.layout import HtmlEdition, is_local
 from newsmirror.config import Config, Labels
 from newsmirror.convert import article_profile, convert_html, edition_language, text_converter
 from newsmirror.editions.atom import Feed, FeedEntry, render_feed, summary_of

@@ -17,10 +17,9 @@ import segno
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from newsmirror.config import Config
-from newsmirror.layout import (HOME, HOT, MIRROR_LIST, archive_layout, archive_slice, failover_links, index_path,
-                               page_path, qr_path, share_url)
+from newsmirror.layout import (HOME, HOT, MIRROR_LIST, archive_layout, archive_slice, asset_link, failover_links,
+                               index_path, is_local, page_path, qr_path, share_url)
 from newsmirror.records import Article, ArticleState, RenderedFile
-from newsmirror.fetch.assets import asset_link, is_local
 from newsmirror.extract.transform import (
     autolink, encode_url, escape_text, is_http, link_destination, link_images, one_line, relative_link, rewrite_links,
     sanitize, to_markdown,

@@ -13,7 +13,7 @@ from lxml import html as lxml_html
 from bs4 import Comment
 from markdownify import MarkdownConverter, chomp
 
-from newsmirror.fetch.assets import asset_link, is_local
+from newsmirror.layout import asset_link, is_local
 from newsmirror.ids import canonical_url
 from newsmirror.records import Article
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import posixpath
 import re
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
@@ -28,32 +27,11 @@ from newsmirror.config import ImageSettings
 from newsmirror.fetch.client import Fetcher
 from newsmirror.fetch.imaging import ImageError, recompress
 from newsmirror.errors import NewsmirrorError, Stage
+from newsmirror.layout import asset_path
 from newsmirror.records import Article, ImageRef, RenderedFile
 from newsmirror.state.store import Store
 
-ASSET_DIR = "assets"
-DIGEST_CHARS = 16  # hex characters of the SHA-256 in a file name: 64 bits, no collision in any real mirror
-_LOCAL = re.compile(rf"^{ASSET_DIR}/[0-9a-f]{{2}}/[0-9a-f]{{{DIGEST_CHARS},64}}\.(webp|jpg|png)$")
 _IMG_SRC = re.compile(r"<img\b", re.IGNORECASE)
-
-
-def asset_path(digest: str, ext: str) -> str:
-    """Content-addressed path of an asset, relative to the mirror root: "assets/ab/abcdef0123456789.webp"."""
-    digest = digest.lower()
-    return f"{ASSET_DIR}/{digest[:2]}/{digest[:DIGEST_CHARS]}.{ext}"
-
-
-def is_local(src: str) -> bool:
-    """True for an asset path made by `asset_path` (a localised image); False for URLs and anything else."""
-    return bool(_LOCAL.match(src))
-
-
-def asset_link(src: str, page_path: str, base_url: str | None = None) -> str:
-    """How the page at `page_path` refers to asset `src`: relative ("../../assets/ab/….webp"), or under
-    `base_url` when one is given (`images.asset_base_urls[0]` for the Markdown edition)."""
-    if base_url:
-        return base_url.rstrip("/") + "/" + src
-    return posixpath.relpath(src, posixpath.dirname(page_path) or ".")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 from newsmirror import convert
 
 from newsmirror.run import pagetask
-from newsmirror.fetch.assets import ImageLocaliser, image_sources, is_local
+from newsmirror.layout import is_local
+from newsmirror.fetch.assets import ImageLocaliser, image_sources
 from newsmirror.config import Config, ConfigError
 from newsmirror.run.pool import spreads, work_pool
 from newsmirror.extract.page import ExtractOptions
