@@ -155,9 +155,10 @@ def page_paths(config: Config, state: ArticleState) -> list[str]:
 
 
 def article_files(config: Config, state: ArticleState) -> list[str]:
-    """Every file of one article's page in the mirror (every edition, QR codes included); images are shared
-    content-addressed assets and are not among them."""
-    return [file for page in page_paths(config, state) for file in (page, page.rsplit(".", 1)[0] + ".png")]
+    """Every file of one article's page in the mirror (every edition, QR codes and revisions pages included, those
+    it has or may have); images are shared content-addressed assets and are not among them."""
+    stems = [page.rsplit(".", 1) for page in page_paths(config, state)]
+    return [file for stem, suffix in stems for file in (f"{stem}.{suffix}", f"{stem}.png", f"{stem}.revisions.{suffix}")]
 
 
 def managed_paths(config: Config) -> list[str]:

@@ -54,7 +54,8 @@ def _articles(site):
 def _words(site, article) -> tuple[str, str]:
     """A sentence of the article's body, and the same with one word changed."""
     text = next(b[1] for b in article.body if b[0] == "p")
-    return text, text.replace(" ", " newly ", 1)
+    phrase = re.findall(r"[A-Za-z]+(?: [A-Za-z]+){4,}", text)[-1]  # plain words: the same in the page's HTML
+    return phrase, phrase.replace(" ", " newly ", 1)
 
 
 def test_edit_revert_and_churn_over_runs(demo_site, tmp_path):
@@ -120,3 +121,20 @@ def test_channel_can_hide_revisions_and_max_per_run_spreads_rechecks(demo_site, 
     with Store(config.state_path) as store:
         assert len(store.revisions(en.slug)) == 2  # kept in state ...
     assert not (config.output_dir / f"pages/{en.channel}/{en.slug}.revisions.md").exists()  # ... not shown
+
+
+def test_retention_takes_the_revisions_pages_with_the_page(demo_site, tmp_path):
+    site = demo_site
+    config = make_config(site, tmp_path)
+    oldest = [a for a in site.channel_articles("sports") if a.serve == "html" and a.lang != "zh"][-1]
+    run_once(config, now=T)
+    old, new = _words(site, oldest)
+    site.replace_text(oldest.slug, old, new)
+    run_once(config, now=T + timedelta(hours=2))
+    files = [f"pages/sports/{oldest.slug}.revisions.md", f"site/pages/sports/{oldest.slug}.revisions.html"]
+    assert all((config.output_dir / f).is_file() for f in files)
+    channels = dict(config.channels)
+    channels["sports"] = channels["sports"].model_copy(update={"keep_newest": 2})
+    run_once(config.model_copy(update={"channels": channels}), now=T + timedelta(hours=3))
+    assert not any((config.output_dir / f).exists() for f in files)
+    assert not (config.output_dir / f"pages/sports/{oldest.slug}.md").exists()
