@@ -32,7 +32,7 @@ import functools
 import gzip
 import json
 import random
-import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -47,9 +47,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from search_corpus import TRADITIONAL, demo_site, synthetic_site  # noqa: E402
+from search_corpus import TRADITIONAL, demo_site, synthetic_site
+from search_queries import Query, draw, english, score
 
-from newsmirror.editions.search import PAGES_GLOB, UNUSED, build_index  # noqa: E402
+from newsmirror.editions.search import PAGES_GLOB, UNUSED, build_index
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -65,10 +66,6 @@ TODAY_JS = """window.addEventListener("DOMContentLoaded", function () {
 });
 """
 UI_FILES = {"pagefind-ui.css", "pagefind-ui.js", "pagefind-worker.js", "pagefind.js"}
-CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-CJK_RUN = re.compile(f"[{CJK}]+")
-MIXED = re.compile(f"[A-Za-z0-9]+[{CJK}]{{2,3}}|[{CJK}]{{2,3}}[A-Za-z0-9]+")
-ENGLISH_WORD = re.compile(r"\b[A-Za-z]{4,}\b")
 
 
 @dataclass
@@ -77,6 +74,7 @@ class Engine:
     pagefind: list[str] | None  # the command (None: newsmirror's build_index)
     script: str  # the search.js the pages get
     built: dict[str, float] = field(default_factory=dict)  # edition dir -> build seconds
+    cpu: dict[str, float] = field(default_factory=dict)  # edition dir -> build CPU seconds (ours + Pagefind's)
 
 
 def pagefind_140(workdir: Path) -> list[str]:
@@ -95,7 +93,7 @@ def build(engine: Engine, site: Path, out: Path) -> None:
         root, dest = site / edition, out / edition
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copy(root / "search.html", dest / "search.html")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu()
         if engine.pagefind is None:
             build_index(root, dest / "pagefind", "zh")
         else:
@@ -105,7 +103,13 @@ def build(engine: Engine, site: Path, out: Path) -> None:
             for name in UNUSED:  # as the mirror does
                 (dest / "pagefind" / name).unlink(missing_ok=True)
         engine.built[edition] = time.perf_counter() - started
+        engine.cpu[edition] = _cpu() - cpu
     (out / "search.js").write_text(engine.script, "utf-8")
+
+
+def _cpu() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def fragments(bundle: Path) -> dict[str, tuple[str, str]]:
@@ -119,72 +123,6 @@ def fragments(bundle: Path) -> dict[str, tuple[str, str]]:
 
 def index_bytes(bundle: Path) -> int:
     return sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file() and p.name not in UI_FILES)
-
-
-def contains(text: str, query: str) -> bool:
-    low = text.lower()
-    return all(part in low for part in query.lower().split())
-
-
-@dataclass
-class Query:
-    kind: str  # "2", "3", "4" (characters), "word", "mixed", "english"
-    text: str
-    truth: frozenset[str]  # page URLs (relative to pages/)
-
-
-def draw(texts: dict[str, str], count: int, rng: random.Random, twin: dict[str, str] | None = None,
-         convert=None) -> list[Query]:
-    """Deterministic queries from `texts` (URL -> text); `twin` and `convert`: a second script's texts and the
-    converter to it, for the Traditional queries drawn from the same places."""
-    import jieba
-
-    jieba.setLogLevel(60)
-    urls = sorted(texts)
-    queries: dict[tuple[str, str], Query] = {}
-
-    def add(kind: str, text: str, truth_of) -> None:
-        truth = frozenset(u for u in urls if truth_of(texts[u], text))
-        if truth:
-            queries.setdefault((kind, text), Query(kind, text, truth))
-
-    for length in (2, 3, 4):
-        for _ in range(count * 20):
-            if sum(q.kind == str(length) for q in queries.values()) >= count:
-                break
-            runs = [r for r in CJK_RUN.findall(texts[rng.choice(urls)]) if len(r) >= length]
-            if runs:
-                run = rng.choice(runs)
-                at = rng.randrange(len(run) - length + 1)
-                add(str(length), run[at:at + length], contains)
-    words = []
-    for url in urls:
-        words.extend(w for w in jieba.cut(texts[url]) if len(w) >= 2 and CJK_RUN.fullmatch(w))
-    for word in rng.sample(sorted(set(words)), min(count, len(set(words)))):
-        add("word", word, contains)
-    for _ in range(count * 20):
-        if sum(q.kind == "mixed" for q in queries.values()) >= max(count // 2, 25):
-            break
-        text = texts[rng.choice(urls)]
-        if rng.random() < 0.5:
-            page_words = [w for w in jieba.cut(text) if len(w) >= 2 and CJK_RUN.fullmatch(w)]
-            if len(page_words) >= 2:
-                first, second = rng.sample(page_words, 2)
-                add("mixed", f"{first} {second}", contains)
-        else:
-            found = MIXED.findall(text)
-            if found:
-                add("mixed", rng.choice(found), contains)
-    return list(queries.values())
-
-
-def english(texts: dict[str, str], count: int, rng: random.Random) -> list[Query]:
-    words = sorted({w.lower() for t in texts.values() for w in ENGLISH_WORD.findall(t)})
-    out = []
-    for word in rng.sample(words, min(count, len(words))):
-        pattern = re.compile(rf"\b{word}\b", re.I)
-        out.append(Query("english", word, frozenset(u for u, t in texts.items() if pattern.search(t))))
-    return out
 
 
 RUN_QUERIES = """async ([bundle, queries]) => {
@@ -211,22 +149,6 @@ class Server:
 class _Quiet(SimpleHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
-
-
-def score(queries: list[Query], answers: list[list[str]], ids: dict[str, tuple[str, str]], misses=None) -> dict:
-    rows: dict[str, dict[str, list[float]]] = {}
-    for query, answer in zip(queries, answers):
-        found = {ids[i][0] for i in answer if i in ids}
-        if misses is not None and found != query.truth:
-            misses.append(f"{query.kind} 「{query.text}」: {len(query.truth - found)} missed, "
-                          f"{len(found - query.truth)} wrong of {len(found)}")
-        row = rows.setdefault(query.kind, {"recall": [], "precision": []})
-        row["recall"].append(len(found & query.truth) / len(query.truth))
-        if found:
-            row["precision"].append(len(found & query.truth) / len(found))
-    return {kind: {"n": len(r["recall"]), "recall": sum(r["recall"]) / len(r["recall"]),
-                   "precision": sum(r["precision"]) / len(r["precision"]) if r["precision"] else 0.0}
-            for kind, r in rows.items()}
 
 
 def first_query(browser, url: str) -> tuple[int, float]:
@@ -284,7 +206,8 @@ def main() -> int:
             sample = next(q.text for q in simplified if q.kind == "3")
             for number, engine in enumerate(engines):
                 page = browser.new_page()
-                row = {"corpus": corpus, "engine": engine.name, "build_s": sum(engine.built.values())}
+                row = {"corpus": corpus, "engine": engine.name, "build_s": sum(engine.built.values()),
+                       "build_cpu_s": sum(engine.cpu.values())}
                 for edition, queries in (("", simplified + latin), (TRADITIONAL, traditional + cross)):
                     base = f"{server.origin}/{number}/{edition + '/' if edition else ''}"
                     page.goto(base + "search.html")
@@ -296,7 +219,8 @@ def main() -> int:
                     row[edition or "zh-hans"] = score(queries, answers, ids, misses)
                     for line in misses or []:
                         print(f"  {corpus} {edition or 'zh-hans'} {line}", file=sys.stderr)
-                    row[f"index_bytes[{edition or 'zh-hans'}]"] = index_bytes(serve_root / str(number) / edition / "pagefind")
+                    bundle = serve_root / str(number) / edition / "pagefind"
+                    row[f"index_bytes[{edition or 'zh-hans'}]"] = index_bytes(bundle)
                 page.close()
                 row["first_query"] = sample
                 row["first_bytes"], row["first_s"] = first_query(
@@ -312,7 +236,8 @@ def main() -> int:
 
 
 def print_row(row: dict) -> None:
-    print(f"# {row['corpus']} · {row['engine']}: built in {row['build_s']:.1f} s", file=sys.stderr)
+    print(f"# {row['corpus']} · {row['engine']}: built in {row['build_s']:.1f} s ({row['build_cpu_s']:.1f} s CPU)",
+          file=sys.stderr)
 
 
 def print_table(results: list[dict]) -> None:
@@ -326,7 +251,7 @@ def print_table(results: list[dict]) -> None:
             print(f"| {row['corpus']} | {row['engine']} | {script} | " + " | ".join(cells) + " |")
     print()
     print("| corpus | engine | cross: Simplified query, Traditional edition R / P | English R / P | index bytes "
-          "(Simplified + Traditional) | build s | first query: bytes, time to first result |")
+          "(Simplified + Traditional) | build s (CPU s) | first query: bytes, time to first result |")
     print("|---|---|---|---|---|---|---|")
     for row in results:
         cross = row[TRADITIONAL].get("cross")
@@ -335,8 +260,8 @@ def print_table(results: list[dict]) -> None:
         print(f"| {row['corpus']} | {row['engine']} | "
               f"{cross['recall']:.2f} / {cross['precision']:.2f} | "
               f"{(format(latin['recall'], '.2f') + ' / ' + format(latin['precision'], '.2f')) if latin else '-'} | "
-              f"{size:,} | {row['build_s']:.1f} | {row['first_bytes']:,} B, {row['first_s'] * 1000:.0f} ms "
-              f"(「{row['first_query']}」) |")
+              f"{size:,} | {row['build_s']:.1f} ({row['build_cpu_s']:.1f}) | {row['first_bytes']:,} B, "
+              f"{row['first_s'] * 1000:.0f} ms (「{row['first_query']}」) |")
     print()
     print("query counts per kind:", {k: v["n"] for k, v in results[-1]["zh-hans"].items()},
           {k: v["n"] for k, v in results[-1][TRADITIONAL].items()})

@@ -52,7 +52,7 @@ def _sentences(pages: list[Path]) -> list[str]:
     out: list[str] = []
     for page in pages:
         html = page.read_text("utf-8")
-        for paragraph in re.findall(r"<p>(.*?)</p>", html, re.S):
+        for paragraph in re.findall(r"<p>(.*?)</p>", html, re.DOTALL):
             text = re.sub(r"<[^>]+>", "", paragraph)
             out.extend(s.strip() for s in SENTENCE.findall(text) if len(s.strip()) >= 8)
     return sorted(set(out))

@@ -22,8 +22,8 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from functools import lru_cache
-from typing import Iterable
+from collections.abc import Iterable
+from functools import cache, lru_cache
 
 import lxml.html
 
@@ -33,16 +33,16 @@ MARK = PREFIX + END + END  # first of a page's hidden terms: no term or query is
 CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f"
 CJK_RUN = re.compile(f"[{CJK_RANGES}]+")
 LATIN_NEIGHBOUR = re.compile(f"[A-Za-z0-9]+(?=[{CJK_RANGES}])|(?<=[{CJK_RANGES}])[A-Za-z0-9]+")
-HIDDEN_TAIL = re.compile(rf"[\s\u200b]*\b{MARK}\b.*$", re.S)  # in Pagefind's stored text of a page
+HIDDEN_TAIL = re.compile(rf"[\s\u200b]*\b{MARK}\b.*$", re.DOTALL)  # in Pagefind's stored text of a page
 FOLD_PROFILES = ("t2s", "tw2s", "hk2s")
 #: elements whose boundaries separate words (Pagefind does the same), so a run never spans two paragraphs
-BLOCKS = frozenset("p div h1 h2 h3 h4 h5 h6 li dt dd td th tr figcaption figure blockquote pre section "
-                   "article header footer nav aside table ul ol dl br hr".split())
+BLOCKS = frozenset(("p div h1 h2 h3 h4 h5 h6 li dt dd td th tr figcaption figure blockquote pre section article "
+                    "header footer nav aside table ul ol dl br hr").split())
 SKIP = frozenset(("script", "style", "noscript", "template"))
 SIGNATURE = b"pagefind_dcd"  # how Pagefind's gzipped fragment files begin
 
 
-@lru_cache(maxsize=None)
+@cache
 def code(character: str) -> str:
     """4 lowercase letters for one character (base 26 of its code point; covers every plane up to U+6F5FF)."""
     value, letters = ord(character), []

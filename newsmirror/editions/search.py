@@ -29,10 +29,10 @@ from pathlib import Path
 from lxml.etree import LxmlError
 
 from newsmirror.config import Config
-from newsmirror.editions.cjk_terms import fold_ordinals, hidden_terms, page_text, query_fold, with_terms, without_terms
 from newsmirror.convert import edition_dir, mirror_profile
-from newsmirror.publish.git import run_git
+from newsmirror.editions.cjk_terms import fold_ordinals, hidden_terms, page_text, query_fold, with_terms, without_terms
 from newsmirror.errors import NewsmirrorError, Stage
+from newsmirror.publish.git import run_git
 from newsmirror.state.store import Store
 
 BUNDLE = "pagefind"
@@ -126,7 +126,7 @@ def build_index(root: Path, output: Path, language: str, pagefind: list[str] | N
     command += ["--site", str(source), "--glob", PAGES_GLOB, "--output-path", str(output),
                 "--force-language", language, "--silent"]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SearchError(str(root), f"pagefind did not run: {exc}") from exc
     finally:
