@@ -24,6 +24,8 @@ def test_gone_pages_are_told_apart_from_articles():
     assert placeholder_reason(Article("u", "t", "该文章已被删除。", ""), None)
     assert placeholder_reason(Article("u", "t", "Short.", ""), old)  # a stub where 1,600 characters were
     assert placeholder_reason(Article("u", "t", "A long article. " * 90, ""), old) is None
+    brief = Article("u", "Search goes on", "The cause was not found yet.", "")
+    assert placeholder_reason(brief, brief) is None  # a brief that always said so is no notice
     assert redirected_home("http://s.test/articles/a.html", "http://s.test/")
     assert not redirected_home("http://s.test/articles/a.html", "http://s.test/articles/b.html")
     assert not redirected_home("http://s.test/", "http://s.test/")

@@ -80,7 +80,8 @@ def placeholder_reason(new: Article, old: Article | None) -> str | None:
     """Why a fetched article is a "gone" page rather than the article (a short not-found or deleted notice, or a
     body shrunk to a stub), or None."""
     text = " ".join(new.text.split())
-    if len(text) < 400 and (_GONE_TEXT.search(text) or _GONE_TEXT.search(new.title or "")):
+    said_before = old is not None and bool(_GONE_TEXT.search(f"{old.title}\n{old.text}"))
+    if len(text) < 400 and not said_before and (_GONE_TEXT.search(text) or _GONE_TEXT.search(new.title or "")):
         return "the page now says it is not available"
     if old is not None and len(" ".join(old.text.split())) >= 1000 and len(text) < 200:
         return "the body became a stub"
@@ -129,7 +130,7 @@ def review(updates: Iterable[ArticleUpdate], existing: Mapping[str, ArticleState
             continue
         assert state is not None
         gained = bool(set(update.channels) - set(state.channels))
-        gone = placeholder_reason(update.article, old)
+        gone = placeholder_reason(update.article, old) if update.kind == "updated" else None
         if gone:
             newly = state.removed_at is None
             reason = f"original removed at the source ({gone}); the mirrored page stays"
@@ -176,7 +177,7 @@ def with_rechecks(config: Config, store: Store, now: datetime, planned: Plan) ->
         state = due.state
         hours = hours_for(config, state.source)
         over = not hours or now > _time(state.first_seen) + timedelta(hours=hours[-1]) + OVER_AFTER
-        if state.retired or over:
+        if state.retired or state.status != "ok" or over:
             ended.append(state.id)
         elif state.id not in fetching:
             candidate = Candidate(url=state.url, channel=state.channel, source=state.source or "",
@@ -211,15 +212,13 @@ def record(store: Store, config: Config, reviewed: Reviewed, rechecks: Rechecks,
         store.record_source_event(article_id, stamp, kind, reason)
     for article_id in rechecks.ended:
         store.end_rechecks(article_id)
-    sources = {u.article_id: u.source for u in reviewed.updates}
     for update in reviewed.updates:
         if update.kind == "new":
             _schedule(store, update.article_id, hours_for(config, update.source), now, now, 0)
     for article_id, step in rechecks.steps.items():
         state = store.article(article_id)
         if state is not None:
-            hours = hours_for(config, state.source if state.source is not None else sources.get(article_id))
-            _schedule(store, article_id, hours, _time(state.first_seen), now, step + 1)
+            _schedule(store, article_id, hours_for(config, state.source), _time(state.first_seen), now, step + 1)
 
 
 def _schedule(store: Store, article_id: str, hours: list[float], first_seen: datetime, now: datetime,
