@@ -4,9 +4,11 @@ pages (word-level diff; characters for Chinese), over several runs of the demo s
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 from conftest import make_config
+from test_html_browser import VIEWPORTS, Served, browser  # noqa: F401 - the module's Chromium fixture
 from newsmirror.editions.textdiff import changes, inline_diff
 from newsmirror.pipeline import run_once
 from newsmirror.run.recheck import churn_key, next_check
@@ -138,3 +140,25 @@ def test_retention_takes_the_revisions_pages_with_the_page(demo_site, tmp_path):
     run_once(config.model_copy(update={"channels": channels}), now=T + timedelta(hours=3))
     assert not any((config.output_dir / f).exists() for f in files)
     assert not (config.output_dir / f"pages/sports/{oldest.slug}.md").exists()
+
+
+def test_chinese_revisions_page_on_a_phone(demo_site, tmp_path, browser):
+    site = demo_site
+    config = make_config(site, tmp_path)
+    _en, zh = _articles(site)
+    with ThreadPoolExecutor(1) as thread:  # Playwright's loop runs in this thread; a run starts its own
+        thread.submit(run_once, config, now=T).result()
+        site.replace_text(zh.slug, "气象局", "气象台")
+        thread.submit(run_once, config, now=T + timedelta(hours=2)).result()
+    served = Served(config.output_dir)
+    try:
+        page = browser.new_page(viewport=VIEWPORTS["phone"])
+        page.goto(served.url(f"site/pages/{zh.channel}/{zh.slug}.html"))
+        page.click(f"a[href='{zh.slug}.revisions.html']")
+        assert page.eval_on_selector_all("del", "els => els.map(e => e.textContent)")[:1] == ["局"]
+        assert page.eval_on_selector_all("ins", "els => els.map(e => e.textContent)")[:1] == ["台"]
+        assert "line-through" in page.eval_on_selector("del", "e => getComputedStyle(e).textDecorationLine")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
+        page.close()
+    finally:
+        served.close()
