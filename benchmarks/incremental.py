@@ -71,6 +71,7 @@ def build(work: Path, base_url: str, size: int) -> Path:
             store.add_channels(ident, channels, stamp)
             version = format_datetime(content.published(index))  # what the feed says: no re-fetch when announced
             store.save_article(ident, article, content_hash(article), version, stamp)
+            store.schedule_recheck(ident, "2099-01-01T00:00:00+00:00", 4)  # every article on the re-check schedule, none due
             md = page_path(channels[0], ident)
             for path, text in ((md, f"# {article.title}\n\n{article.text}\n"),
                                (f"site/{md.removesuffix('.md')}.html",

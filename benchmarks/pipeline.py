@@ -44,7 +44,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from synthetic_site import POOL, Content, SiteProcess, config_text, pool_photo  # noqa: E402
 
-from newsmirror import pagetask, pipeline, publish, remotes, search  # noqa: E402
+from newsmirror import pipeline  # noqa: E402
+from newsmirror.editions import search  # noqa: E402
+from newsmirror.publish import commit as publish, remotes  # noqa: E402
+from newsmirror.run import pagetask, recheck  # noqa: E402
 from newsmirror.config import ImageSettings, load_config  # noqa: E402
 from newsmirror.progress import Reporter  # noqa: E402
 
@@ -133,6 +136,7 @@ class StageClock:
     def __enter__(self) -> "StageClock":
         self.wrap(pipeline, "discover_all", "discover")
         self.wrap(pipeline, "plan", "plan")
+        self.wrap(recheck, "with_rechecks", "re-checks due")
         self.wrap(pipeline, "fetch_and_extract", "fetch + extract + images")
         self.wrap(pagetask, "on_cluster", "  of which page tasks (Dask, per host)")
         self.wrap(pipeline, "retry_images", "retry images")
