@@ -27,14 +27,14 @@ from newsmirror.state.store import Store
 from conftest import write_demo_config
 
 NOW = datetime.fromisoformat("2026-03-30T12:00:00+00:00")
-OFFLINE = """
-[editions.epub]
-enabled = true
-keep = 2
 
-[editions.zim]
-enabled = true
-"""
+
+def with_offline(text: str) -> str:
+    """The demo config with both offline kinds on, EPUB digests of 2 periods kept."""
+    epub, zim = text.index("[editions.epub]\nenabled = false"), text.index("[editions.zim]\nenabled = false")
+    head, body, tail = text[:epub], text[epub:zim], text[zim:]
+    body = body.replace("enabled = false", "enabled = true").replace("keep = 7", "keep = 2", 1)
+    return head + body + tail.replace("enabled = false", "enabled = true", 1)
 
 
 def git(root: Path, *args: str) -> str:
@@ -52,7 +52,7 @@ def mirror(tmp_path_factory):
     directory = tmp_path_factory.mktemp("offline")
     with DemoSite(public_host=DEMO_HOST) as site:
         path = write_demo_config(site, directory)
-        path.write_text(path.read_text(encoding="utf-8") + OFFLINE, encoding="utf-8")
+        path.write_text(with_offline(path.read_text(encoding="utf-8")), encoding="utf-8")
         config = load_config(path)
         run_once(config, Reporter(QUIET), now=NOW)
         first = offline_files(config.output_dir)
@@ -160,3 +160,12 @@ def test_bundle_builds_one_channel_now_and_names_a_bad_channel(mirror):
     assert "2026-03-29.epub" not in done.stdout  # only that channel's digest
     bad = cli(config, "--channel", "nosuch")
     assert bad.returncode == 2 and "nosuch" in bad.stderr and "no channel of that name" in bad.stderr
+
+
+def test_bundle_before_the_first_run_says_so_and_writes_nothing(mirror, tmp_path):
+    config, _ = mirror
+    fresh = config.model_copy(update={"path": tmp_path / "newsmirror.toml"})
+    fresh.path.write_text(config.path.read_text(encoding="utf-8"), encoding="utf-8")
+    done = cli(fresh)
+    assert done.returncode == 1 and "run `newsmirror run` first" in done.stderr, done.stderr
+    assert not (tmp_path / "mirror").exists()

@@ -69,8 +69,8 @@ def period_articles(store: Store, channel: str, period: Period, limit: int) -> l
 class _Images:
     """Local image copies packed for e-readers, each converted once per build."""
 
-    def __init__(self, root: Path):
-        self.root, self.done = root, {}
+    def __init__(self, root: Path, done: dict[str, epub.EpubImage | None]):
+        self.root, self.done = root, done  # `done`: shared by every digest of a build
         self.used: list[epub.EpubImage] = []
 
     def __call__(self, src: str) -> epub.EpubImage | None:
@@ -141,6 +141,7 @@ def build_digests(config: Config, store: Store, period: Period, channels: Sequen
     groups += [(name, [(name, per_channel[name])]) for name in (channels if own is None else own)
                if per_channel.get(name)]
     records: dict[str, Article | None] = {}
+    converted: dict[str, epub.EpubImage | None] = {}
     files = []
     for edition in layout.html_editions(config):
         conv = text_converter(edition.profile)
@@ -148,7 +149,7 @@ def build_digests(config: Config, store: Store, period: Period, channels: Sequen
         for channel, sections in groups:
             if not any(states for _, states in sections):
                 continue
-            images = _Images(config.output_dir)
+            images = _Images(config.output_dir, converted)
             built = []
             for name, states in sections:
                 chapters = []

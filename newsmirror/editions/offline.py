@@ -106,6 +106,8 @@ def bundle(config: Config, request: BundleRequest, now: datetime) -> OfflineResu
     from newsmirror.state.store import Store
 
     kinds = request.kinds or tuple(k for k in KINDS if getattr(config.editions, k).enabled) or ("epub",)
+    if not (config.output_dir / ".git").is_dir():  # its exclude entry keeps the files out of the first commit
+        raise OfflineError(str(config.output_dir), "no mirror here yet: run `newsmirror run` first")
     if "zim" in kinds and not config.editions.html:
         raise OfflineError(str(config.path or "config"), "a ZIM file packs the HTML edition: editions.html is off")
     try:
