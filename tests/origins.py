@@ -45,7 +45,7 @@ class _Handler(PreviewHandler):
             return
         kind = "text/html; charset=utf-8" if path.endswith(".html") else "application/octet-stream"
         compressed = self.origin.gzip and "gzip" in self.headers.get("Accept-Encoding", "")
-        data = gzip.compress(body, 9, mtime=0) if compressed else body
+        data = gzip.compress(body, 6, mtime=0) if compressed else body
         self.send_response(200)
         self.send_header("Content-Type", kind)
         if compressed:
@@ -63,6 +63,13 @@ class _Handler(PreviewHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client (or the throttle proxy) that hung up is not news
+
+
 class Origin:
     def __init__(self, root: Path, cors: bool = False, gzip: bool = False):
         self.root, self.cors, self.gzip = root, cors, gzip
@@ -70,7 +77,7 @@ class Origin:
         self.replaced: dict[str, bytes] = {}  # mirror-root path -> bytes served instead of the file
         self.lock = threading.Lock()
         self.connections: set[socket.socket] = set()  # open keep-alive connections, cut when the origin stops
-        self.server: ThreadingHTTPServer | None = None
+        self.server: _Server | None = None
         self.port = 0
         self.start()
 
@@ -80,8 +87,7 @@ class Origin:
 
     def start(self) -> None:
         handler = type("Handler", (_Handler,), {"origin": self, "quiet": True})
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", self.port), handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -93,12 +93,24 @@ def origins(built):
             origin.start()
 
 
+def wait_until(page, script: str, arg: object = None, timeout: float = 15.0) -> object:
+    """Poll `script` (which may return a promise: `evaluate` awaits it) until it gives a truthy value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(script, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {script} {arg}")
+        time.sleep(0.05)
+
+
 def open_and_keep(page, url: str) -> float:
     """Open `url`; wait until the worker is active and keeps an offline copy of it. Returns the seconds taken."""
     started = time.monotonic()
     page.goto(url)
-    page.wait_for_function(ACTIVATED, timeout=15_000)
-    page.wait_for_function(CACHED, arg=[url], timeout=15_000)
+    wait_until(page, ACTIVATED)
+    wait_until(page, CACHED, [url])
     return time.monotonic() - started
 
 
@@ -168,9 +180,7 @@ def test_a_list_the_worker_cannot_trust_is_ignored(browser, origins, tmp_path, k
     page = context.new_page()
     try:
         open_and_keep(page, built.a.base + first)
-        key = built.a.base + "__newsmirror__/checked"
-        page.wait_for_function(CACHED, arg=[key], timeout=15_000)  # the worker fetched A's list and judged it
-        checked = page.evaluate(CHECKED, [key])
+        checked = wait_until(page, CHECKED, [built.a.base + "__newsmirror__/checked"])  # A's list, judged
         assert checked["base"] == built.a.base
         assert checked["taken"] == (kind == "newer-genuine")
         assert checked["signed"] == (kind in ("older", "newer-genuine"))  # signed by the mirror's key
