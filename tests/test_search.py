@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from newsmirror.editions.cjk_terms import (END, MARK, PREFIX, code, hidden_terms, page_text, query_fold,
+from newsmirror.editions.cjk_terms import (END, MARK, PREFIX, bigram_terms, code, hidden_terms, page_text, query_fold,
                                            query_terms, trigram_terms, with_terms, without_terms)
 from newsmirror.editions.search import (BUNDLE, SPELLING, UNUSED, SearchError, build_index, build_search,
                                         index_language)
@@ -90,18 +90,18 @@ def spelled(*triples: str) -> list[str]:
     return [PREFIX + "".join(code(c) if c != "$" else END for c in triple) for triple in triples]
 
 
-def test_trigram_terms_start_at_every_character_of_each_run_once():
-    assert trigram_terms("茶馆门前，茶馆。Tea 书") == spelled("茶馆门", "馆门前", "门前$", "前$$", "茶馆$", "馆$$",
-                                                            "书$$")  # $: END; 茶馆 again adds only its end
-    assert trigram_terms("图书馆开", pad=False) == spelled("图书馆", "书馆开")
+def test_bigram_and_trigram_terms_cover_each_run_once():
+    assert bigram_terms("茶馆门前，茶馆。Tea 书") == spelled("茶馆", "馆门", "门前", "前$", "馆$", "书$")  # $: END
+    assert trigram_terms("茶馆门前，茶馆。Tea 书") == spelled("茶馆门", "馆门前")
+    assert all(re.fullmatch(r"qj[a-z]{8}", t) for t in bigram_terms("茶馆门前"))
     assert all(re.fullmatch(r"qj[a-z]{12}", t) for t in trigram_terms("茶馆门前"))
-    assert trigram_terms("no Chinese here") == []
+    assert bigram_terms("no Chinese here") == trigram_terms("no Chinese here") == []
 
 
 def test_query_spelling():
     assert query_terms("图书馆开") == spelled("图书馆", "书馆开")  # 3+ characters: their trigrams
-    assert query_terms("3D 打印") == ["3D", PREFIX + code("打") + code("印")]  # Pagefind lowercases the word itself
-    assert query_terms("书 茶馆") == [PREFIX + code("书"), PREFIX + code("茶") + code("馆")]  # prefixes of trigrams
+    assert query_terms("3D 打印") == ["3D", *spelled("打印")]  # Pagefind lowercases the word itself
+    assert query_terms("书 茶馆") == [PREFIX + code("书"), *spelled("茶馆")]  # 1 character: a prefix of bigrams
 
 
 def test_traditional_and_simplified_fold_to_the_same_terms():
@@ -123,7 +123,9 @@ def test_page_text_reads_what_pagefind_indexes():
 
 
 def test_latin_words_against_chinese_are_hidden_terms_too():
-    assert hidden_terms("用3D打印机和5G网络, an AI model") == [MARK, "3d", "5g", *trigram_terms("用 打印机和 网络")]
+    chinese = "用 打印机和 网络"
+    assert hidden_terms("用3D打印机和5G网络, an AI model") == [MARK, "3d", "5g", *bigram_terms(chinese),
+                                                           *trigram_terms(chinese)]
     assert hidden_terms("English only 3D") == []
 
 

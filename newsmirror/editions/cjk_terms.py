@@ -2,12 +2,14 @@
 
 Pagefind segments CJK text into words with one dictionary when it indexes and with the browser's
 `Intl.Segmenter` when it searches; where the two disagree, a page that contains what the reader typed is not
-found. So each page also carries, in a hidden indexed element, one term per distinct triple of adjacent CJK
-characters (a character trigram), spelled in plain letters that no segmenter splits: `qj` + 4 letters per
-character; a run's last two characters are padded with END, so every character starts a trigram. `search.js`
-spells the reader's query the same way (`query_terms` here): a query of n >= 3 characters asks for its n-2
-trigrams, which every page containing it has (and a page that has them all without the query is rare); a query of
-1 or 2 characters is the start of a trigram, which Pagefind matches as a prefix (it matches every query word so).
+found. So each page also carries, in a hidden indexed element, one term per distinct pair and per distinct triple
+of adjacent CJK characters (bigrams and trigrams), spelled in plain letters that no segmenter splits: `qj` + 4
+letters per character. `search.js` spells the reader's query the same way (`query_terms` here): a query of n >= 3
+characters asks for its n-2 trigrams, which every page containing it has (and a page that has them all without
+the query is rare), a query of 2 for its bigram. A run's last character pairs with END, so a one-character query
+(`qj` + its 4 letters) finds it as the start of a bigram: Pagefind matches every query word as a prefix too. (Only
+so far: it expands a prefix within the index chunk the prefix falls in, so a 2-character query spelled as the
+start of its trigrams, to save the bigrams, missed pages once the trigrams spanned several chunks.)
 
 A Latin word or number written against CJK characters (3D打印, 5G网络) is added as a plain word too, since the
 segmenters disagree on where it ends. The hidden element starts with MARK, so the terms can be cut from the text
@@ -62,33 +64,40 @@ class _Codes(dict):
 
 
 _CODES = _Codes()
-_TRIPLES = re.compile(r"(?=([a-z]{12}))[a-z]{4}")  # overlapping triples of 4-letter codes
+_PAIRS = re.compile(r"(?=([a-z]{8}))[a-z]{4}")  # overlapping pairs of 4-letter codes
+_TRIPLES = re.compile(r"(?=([a-z]{12}))[a-z]{4}")
 
 
-def trigram_terms(text: str, pad: bool = True) -> list[str]:
-    """The distinct trigram terms of `text`'s CJK runs (folded), in order of first appearance; each run padded
-    with END twice (`pad`, as pages are) or not (as queries are)."""
-    end = END + END if pad else ""
-    spelled = " ".join(run.translate(_CODES) + end for run in CJK_RUN.findall(text))
+def bigram_terms(text: str) -> list[str]:
+    """The distinct bigram terms of `text`'s CJK runs (folded; a run's last character pairs with END), in order of
+    first appearance."""
+    spelled = " ".join(run.translate(_CODES) + END for run in CJK_RUN.findall(text))
+    return [PREFIX + pair for pair in dict.fromkeys(_PAIRS.findall(spelled))]
+
+
+def trigram_terms(text: str) -> list[str]:
+    """The distinct trigram terms of `text`'s CJK runs (folded), in order of first appearance."""
+    spelled = " ".join(run.translate(_CODES) for run in CJK_RUN.findall(text))
     return [PREFIX + triple for triple in dict.fromkeys(_TRIPLES.findall(spelled))]
 
 
 def query_terms(query: str) -> list[str]:
     """How search.js spells a query (the same rules, for tests): its words outside CJK runs, then per CJK run its
-    trigrams, or for a run of 1 or 2 characters their codes (a prefix of the trigrams that start so)."""
+    trigrams, or for a run of 1 or 2 characters their codes (its bigram, or the start of the bigrams)."""
     words = CJK_RUN.sub(" ", query).split()
     for run in CJK_RUN.findall(query):
-        words += trigram_terms(run, pad=False) if len(run) >= 3 else [PREFIX + run.translate(_CODES)]
+        words += trigram_terms(run) if len(run) >= 3 else [PREFIX + run.translate(_CODES)]
     return words
 
 
 def hidden_terms(text: str) -> list[str]:
-    """What a page's hidden element holds: MARK, the Latin words next to CJK characters, the trigram terms."""
-    trigrams = trigram_terms(text)
-    if not trigrams:
+    """What a page's hidden element holds: MARK, the Latin words next to CJK characters, the bigram and trigram
+    terms."""
+    bigrams = bigram_terms(text)
+    if not bigrams:
         return []
     latin = dict.fromkeys(word.lower() for word in LATIN_NEIGHBOUR.findall(text))
-    return [MARK, *latin, *trigrams]
+    return [MARK, *latin, *bigrams, *trigram_terms(text)]
 
 
 def without_terms(fragment: bytes) -> bytes:

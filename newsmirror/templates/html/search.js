@@ -1,8 +1,8 @@
 // Starts the Pagefind UI on the index next to this page. Result links are made relative to this page's folder, so
 // the mirror works under any path (a fork, a renamed repository, a second host). "?q=words" searches at once.
 //
-// Chinese (Japanese, Korean) queries: the index also holds, per page, a term for every triple of adjacent CJK
-// characters (newsmirror/editions/cjk_terms.py; the spelling's parameters are in pagefind/newsmirror-search.json).
+// Chinese (Japanese, Korean) queries: the index also holds, per page, a term for every pair and triple of adjacent
+// CJK characters (newsmirror/editions/cjk_terms.py; the spelling's parameters are in pagefind/newsmirror-search.json).
 // A query is spelled the same way, so any run of characters a page contains finds it, whatever a word segmenter
 // would make of it; Traditional and Simplified characters are folded alike. Without that file (an index built
 // without the terms) queries go to Pagefind unchanged.
@@ -22,8 +22,8 @@
     return function (text) { return Array.from(text, function (c) { return table.get(c) || c; }).join(""); };
   }
 
-  // The query Pagefind gets: its words outside CJK runs, then each run's trigrams, or for a run of 1 or 2
-  // characters their codes, which Pagefind matches as the start of the trigrams that begin so.
+  // The query Pagefind gets: its words outside CJK runs, then each run's trigrams, or for a run of 2 characters
+  // its bigram, of 1 the start of the bigrams that begin with it (Pagefind matches every word as a prefix too).
   function spell(query, spelling) {
     if (!spelling) return query;
     var fold = folder(spelling), terms = [];
