@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/zim.py                        # mirror 2,000 articles, then pack the HTML edition
     .venv/bin/python benchmarks/zim.py --articles 300         # a quicker look
-    .venv/bin/python benchmarks/zim.py --mirror DIR           # pack an existing mirror (DIR holds site/ and assets/)
+    .venv/bin/python benchmarks/zim.py --mirror DIR           # pack the mirror in DIR (site/, assets/); made there
+                                                              # first (and kept) when DIR has none
 
 Mirrors the synthetic site (synthetic_site.py) into a temporary directory with the HTML edition (Pagefind search
 off: the ZIM leaves it out anyway), then times `build_zim` and prints the archive's size beside the size of what it
@@ -64,13 +65,14 @@ def pack(root: Path, out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=2000)
-    parser.add_argument("--mirror", type=Path, help="pack this mirror instead of making one")
+    parser.add_argument("--mirror", type=Path, help="pack the mirror in this directory (made there if missing)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="nm-zim-") as scratch:
-        if args.mirror:
-            pack(args.mirror, Path(scratch) / "mirror.zim")
+        made = [d for d in (args.mirror, args.mirror and args.mirror / "mirror") if d and (d / "site").is_dir()]
+        if made:
+            pack(made[0], Path(scratch) / "mirror.zim")
         else:  # packed by a fresh process, so its peak memory is the build's own
-            root = mirror(Path(scratch), args.articles)
+            root = mirror(args.mirror or Path(scratch), args.articles)
             subprocess.run([sys.executable, __file__, "--mirror", str(root)], check=True)
 
 
