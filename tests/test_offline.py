@@ -72,7 +72,10 @@ def test_a_run_builds_the_due_offline_files_and_commits_none_of_them(mirror):
     catalog = (root / "site/offline/catalog.xml").read_text()
     assert 'href="zim/mirror-2026-03-30.zim" type="application/x-zim"' in catalog
     home = (root / "site/index.html").read_text()
-    assert '<a href="offline/index.html#epub">EPUB</a> · <a href="offline/index.html#zim">ZIM</a>' in home
+    assert ('<a href="offline/index.html#epub">EPUB</a> · <a href="offline/index.html#zim">ZIM</a> · '
+            '<a href="offline/catalog.xml">OPDS</a>') in home
+    converted = (root / "site/zh-hant/index.html").read_text()
+    assert '<a href="../offline/index.html#epub">EPUB</a>' in converted  # the converted home links them too
     checked = subprocess.run(["zimcheck", "-A", str(root / "site/offline/zim/mirror-2026-03-30.zim")],
                              capture_output=True, text=True, timeout=300)
     assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -337,6 +337,8 @@ def render_home(ctx: _Context, channels: Mapping[str, Sequence[ArticleState]],
     downloads = relative_link(path, layout.offline_index_path(config))  # offline editions, when enabled
     offline = [(kind.upper(), f"{downloads}#{kind}") for kind in ("epub", "zim")
                if getattr(config.editions, kind).enabled]
+    if offline:  # the OPDS catalogue, for e-readers that browse one
+        offline.append(("OPDS", relative_link(path, layout.opds_path(config))))
     return ctx.page("home.html.j2", path, title, feed=e.feed("all"), heading=title,
                     description=ctx.conv(config.mirror.description), channels=sections, hot=hot_section,
                     menu=ctx.menu(path, list(channels), "home"), offline=offline)
