@@ -48,10 +48,11 @@ PAGE = """<!doctype html><html lang="zh"><head><meta charset="utf-8">
 <title>茶馆 · Mirror</title></head><body><article><h1>茶馆</h1>
 <p><a href="../../search.html">Search</a> <a href="../../index.html#top">home</a>
 <a href="https://mirror.example.org/news/site/pages/city/b.html">https://mirror.example.org/news/site/pages/city/b.html</a>
-<a href="../../offline/index.html">offline</a> <a href="https://elsewhere.example/x">out</a> <a href="#n">note</a></p>
+<a href="../../offline/index.html">offline</a> <a href="https://elsewhere.example/x">out</a> <a href="#n">note</a>
+<a href="../../pages/city/%E8%8C%B6.html">encoded</a></p>
 <img src="../../../assets/ab/1.webp" alt="kept" onerror="alert(1)"><img src="../../../assets/ab/gone.webp" alt="missing">
 </article><script data-sw="../../sw.js">navigator.serviceWorker.register("sw.js")</script></body></html>"""
-PACKED = {"site/index.html", "site/pages/city/b.html", "assets/ab/1.webp"}
+PACKED = {"site/index.html", "site/pages/city/b.html", "assets/ab/1.webp", "site/pages/city/茶.html"}
 
 
 def test_a_page_for_kiwix_keeps_relative_links_and_drops_what_kiwix_cannot_use():
@@ -64,13 +65,14 @@ def test_a_page_for_kiwix_keeps_relative_links_and_drops_what_kiwix_cannot_use()
     assert links[ORIGIN + "site/pages/city/b.html"] == "b.html"  # the mirror's own address, made relative
     assert links["offline"] == ORIGIN + "site/offline/index.html"  # not packed: the online copy
     assert links["out"] == "https://elsewhere.example/x" and links["note"] == "#n"
+    assert links["encoded"] == "%E8%8C%B6.html"  # found under its decoded name, written encoded again
     assert [(img.get("alt"), img.get("onerror")) for img in doc.iter("img")] == [("kept", None)]
     assert doc.find(".//script") is None
     policy = doc.find(".//meta[@http-equiv]").get("content")
     assert "script-src 'self' 'unsafe-inline'" in policy and "form-action 'self'" in policy
     assert "sha256" not in policy
     assert (title, front) == ("茶馆 · Mirror", True)
-    assert targets == {"site/index.html", "site/pages/city/b.html", "assets/ab/1.webp"}
+    assert targets == PACKED
 
 
 def test_without_a_public_address_a_link_to_what_is_not_packed_is_dropped():

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import lxml.html
 
@@ -201,9 +201,9 @@ def rewrite_page(path: str, html: bytes, origins: tuple[str, ...], exists: Calla
             continue
         if exists(target):
             targets.add(target)
-            element.set(attribute, posixpath.relpath(target, here or ".") + fragment)
+            element.set(attribute, quote(posixpath.relpath(target, here or ".")) + fragment)
         elif element.tag == "a" and origins and posixpath.basename(target) not in SEARCH_BUNDLE:
-            element.set(attribute, origins[0].rstrip("/") + "/" + target + fragment)  # online only
+            element.set(attribute, origins[0].rstrip("/") + "/" + quote(target) + fragment)  # online only
         elif element.tag in ("a", "link", "img", "source"):
             element.drop_tree()  # the search page (Kiwix has its own search box), or a file that is not there
     title = (doc.findtext(".//title") or "").strip()
@@ -232,7 +232,7 @@ def _internal(link: str, here: str, origins: tuple[str, ...]) -> tuple[str | Non
     parts = urlsplit(link)
     if parts.scheme or parts.netloc or parts.path.startswith("/"):
         return None, ""
-    target = posixpath.normpath(posixpath.join(here, parts.path)) if parts.path else ""
+    target = posixpath.normpath(posixpath.join(here, unquote(parts.path))) if parts.path else ""
     return (target or None), ("#" + parts.fragment if parts.fragment else "")
 
 
