@@ -4,7 +4,8 @@ The demo mirror is built once, signed, with two public addresses: origin A and o
 `Access-Control-Allow-Origin: *`, as GitHub Pages does). A third origin, C, is in no genuine list.
 
 - failover: open a page on A; stop A; open another page at A's address -> the worker serves it from B, with a
-  "served from" notice; stop B too -> both pages still read, from the worker's offline copies; C gets nothing;
+  "served from" notice; stop B too -> both pages still read, from the worker's offline copies (the first page's
+  images too); C gets nothing; a block page on A (no marker of ours) sends the worker to B as well;
 - a mirror list on A that lists only C, forged (bad signature, another key) or older than the worker's -> ignored:
   the failover goes to B and C gets no request; a genuine newer list that lists C -> taken (the control case);
 - worker disabled (`editions.service_worker = false`): the page loads itself and its images, nothing more.
@@ -39,6 +40,9 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
                "--disable-sync", "--no-first-run"]
 CACHED = "([url]) => caches.open('newsmirror-offline').then(c => c.match(url)).then(r => !!r)"
 ACTIVATED = "() => navigator.serviceWorker.ready.then(r => r.active && r.active.state === 'activated')"
+KEPT_IMAGES = """() => caches.open('newsmirror-offline').then(cache => Promise.all(
+    [...document.images].map(i => new URL(i.getAttribute('src'), location.href))
+        .map(u => cache.match(u.origin + u.pathname).then(r => [u.pathname, !!r]))))"""
 CHECKED = ("([key]) => caches.open('newsmirror-offline').then(c => c.match(key))"
            ".then(r => r ? r.json() : null)")
 
@@ -136,12 +140,32 @@ def test_failover_to_the_other_mirror_then_offline_copies(browser, origins):
         page.goto(built.a.base + first)
         assert page.locator("h1").inner_text() == built.title(first)
         assert page.locator(".served-from").count() == 0
+        kept_images = page.evaluate(KEPT_IMAGES)  # the first page's images were kept with it
+        assert kept_images and all(found for _, found in kept_images), kept_images
         page.goto(built.a.base + second)
         assert page.locator("h1").inner_text() == built.title(second)
         offline = time.monotonic() - started
         assert built.c.requests == []
         print(f"\nworker active and page kept: {kept:.2f} s; failover A->B: {failover:.2f} s; "
               f"two offline pages: {offline:.2f} s; requests to C: {len(built.c.requests)}")
+    finally:
+        context.close()
+
+
+def test_a_block_page_sends_the_worker_to_the_other_mirror(browser, origins):
+    """A answers, but with a page that is not ours (a block page without the edition's marker): B serves it."""
+    built = origins
+    first, second = built.pages[0], built.pages[1]
+    built.a.replaced[second] = b"<!doctype html><title>Blocked</title><p>Access to this resource is restricted.</p>"
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        open_and_keep(page, built.a.base + first)
+        page.goto(built.a.base + second)
+        notice = page.locator(".served-from").inner_text(timeout=15_000)
+        assert f"Served from 127.0.0.1:{built.b.port}" in notice
+        assert page.locator("h1").inner_text() == built.title(second)
+        assert built.a.asked("/" + second) == 1 and built.b.asked("/" + second) == 1
     finally:
         context.close()
 

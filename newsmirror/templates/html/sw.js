@@ -193,9 +193,17 @@ self.addEventListener("activate", (event) => {
       if (!url.href.startsWith(ROOT)) continue;
       try {
         const response = await timed(url.href, {});
-        if (await ours(response, true)) await keep(url.origin + url.pathname, response);
+        if (!(await ours(response, true))) continue;
+        const text = await response.clone().text();
+        await keep(url.origin + url.pathname, response);
+        for (const [, src] of text.matchAll(/<img[^>]*\ssrc="([^"]+)"/g)) {  // and its images
+          const image = new URL(src.replace(/&amp;/g, "&"), url);
+          if (!image.href.startsWith(ROOT)) continue;
+          const answer = await timed(image.href, {});
+          if (await ours(answer, false)) await keep(image.origin + image.pathname, answer);
+        }
       } catch (error) {
-        // offline already: nothing to keep
+        // offline already: nothing (more) to keep
       }
     }
     await refreshList(ROOT);
