@@ -26,7 +26,8 @@ from synthetic_site import START, SiteProcess, config_text
 
 from newsmirror.config import load_config
 from newsmirror.editions import offline
-from newsmirror.editions.digests import build_digests, period_of
+from newsmirror.editions.digests import build_digests
+from newsmirror.editions.periods import period_of
 from newsmirror.editions.seam import listed_channels
 from newsmirror.pipeline import run_once
 from newsmirror.progress import QUIET, Reporter

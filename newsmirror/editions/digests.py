@@ -1,19 +1,18 @@
 """EPUB digests of one period, from state: which articles, in what order, with which text and images.
 
-    period_of(day, "daily" | "weekly") -> Period("2026-03-02" | "2026-W09", first day, day after the last)
     build_digests(config, store, period, channels) -> [RenderedFile]    the whole mirror + each channel, per edition
 
-A digest holds its period's articles (by published date, else first seen; UTC) newest first, channel by channel in
-the mirror's channel order; the whole-mirror digest lists an article once, under its first channel. The converted
-HTML edition (`editions.convert`) gets converted twins, named "<period>[-<channel>].<edition dir>.epub".
+A digest holds its period's articles (by the date the source gives, else the day first seen), newest first,
+channel by channel in the mirror's channel order; the whole-mirror digest lists an article once, under its first
+channel. The converted HTML edition (`editions.convert`) gets converted twins, named
+"<period>[-<channel>].<edition dir>.epub".
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +22,7 @@ from newsmirror.convert import article_profile, convert_html, convert_text, edit
 from newsmirror.editions import epub
 from newsmirror.editions.html import promo_html, sanitize_body
 from newsmirror.layout import HtmlEdition, is_local
+from newsmirror.editions.periods import Period
 from newsmirror.records import Article, RenderedFile
 
 if TYPE_CHECKING:
@@ -30,33 +30,6 @@ if TYPE_CHECKING:
     from newsmirror.state.store import Store
 
 SCAN_LIMIT = 1_000_000  # entries of one channel read for a period (all of them, in practice)
-
-
-@dataclass(frozen=True)
-class Period:
-    label: str  # "2026-03-02" (daily) or "2026-W09" (weekly, ISO week)
-    start: date
-    end: date  # the day after its last day
-
-    def holds(self, key: str) -> bool:
-        return self.start.isoformat() <= key[:10] < self.end.isoformat()
-
-
-def period_of(day: date, every: str) -> Period:
-    if every == "weekly":
-        start = day - timedelta(days=day.weekday())
-        year, week, _ = start.isocalendar()
-        return Period(f"{year}-W{week:02d}", start, start + timedelta(days=7))
-    return Period(day.isoformat(), day, day + timedelta(days=1))
-
-
-def periods_between(first: date, last: date, every: str) -> list[Period]:
-    """Every period from the one holding `first` to the one holding `last`, oldest first."""
-    found, period = [], period_of(first, every)
-    while period.start <= last:
-        found.append(period)
-        period = period_of(period.end, every)
-    return found
 
 
 def period_articles(store: Store, channel: str, period: Period, limit: int) -> list[ArticleState]:

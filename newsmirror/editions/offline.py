@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING
 
 from newsmirror import layout
 from newsmirror.config import Config
-from newsmirror.editions import opds
-from newsmirror.editions.digests import period_of, periods_between
+from newsmirror.editions.periods import period_of, periods_between
 from newsmirror.publish.commit import scratch_dir, write_atomic
 from newsmirror.errors import NewsmirrorError, Stage
 from newsmirror.records import RenderedFile
 
 if TYPE_CHECKING:
+    from newsmirror.editions.opds import CatalogEntry
     from newsmirror.progress import Reporter
     from newsmirror.state.store import Store
 
@@ -230,9 +230,10 @@ def _period_start(label: str) -> date:
     return date.fromisoformat(label)
 
 
-def catalog_entries(config: Config) -> list[opds.CatalogEntry]:
+def catalog_entries(config: Config) -> list[CatalogEntry]:
     """What the offline directory holds, newest first, each with its title and language."""
     from newsmirror.convert import edition_dir
+    from newsmirror.editions import opds
 
     twins = {edition_dir(e.profile): e for e in layout.html_editions(config) if e.profile}
     label = config.editions.convert_label
@@ -252,6 +253,8 @@ def catalog_entries(config: Config) -> list[opds.CatalogEntry]:
 
 def catalog_files(config: Config) -> list[RenderedFile]:
     """catalog.xml (OPDS 1.2 acquisition feed) and index.html (the download page the home page links)."""
+    from newsmirror.editions import opds
+
     entries = catalog_entries(config)
     public = layout.share_url(config, layout.opds_path(config), html=True)
     feed_id = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'newsmirror-offline:{config.mirror.title}')}"
