@@ -31,8 +31,10 @@ def _blobs(git: Git, root: Path, files: list[Path]) -> dict[str, str]:
         key = f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}"
         blob = cache.get(key) or git.out("hash-object", "-w", "--", relative)
         found[relative], fresh[key] = blob, blob
-    if fresh != cache:
-        cache_path.write_text(json.dumps(fresh), encoding="utf-8")
+    if fresh != cache:  # replaced whole: a `status` reading it while a run writes sees one version or the other
+        temporary = cache_path.with_name(f"{CACHE}.{os.getpid()}")
+        temporary.write_text(json.dumps(fresh), encoding="utf-8")
+        os.replace(temporary, cache_path)
     return found
 
 
@@ -49,7 +51,7 @@ def with_offline(git: Git, root: Path, html_dir: str, entries: list[str]) -> lis
     if line is None:
         return entries
     blobs = _blobs(git, root, files)
-    index = root / ".git" / "newsmirror-offline.index"
+    index = root / ".git" / f"newsmirror-offline-{os.getpid()}.index"  # one per process (`status` during a run)
     env = {**os.environ, "LC_ALL": "C", "GIT_INDEX_FILE": str(index)}
     try:
         git.run("read-tree", line.split()[2], env=env)
