@@ -206,12 +206,13 @@ def check_rows(text: str) -> None:
             assert rows[key] == expected_row(key, field), f"{heading} {key}: (key, type, default) differ"
 
 
-def test_every_model_in_config_py_is_reached():
-    """The walk reaches every model config.py defines (so every one has its section), not a hand-made list."""
-    from newsmirror import config as module
+def test_every_config_model_is_reached():
+    """The walk reaches every model config.py and config_sections.py define (so every one has its section)."""
+    from newsmirror import config, config_sections
 
-    defined = {obj for obj in vars(module).values() if isinstance(obj, type) and issubclass(obj, BaseModel)
-               and obj.__module__ == module.__name__ and not obj.__name__.startswith("_") and obj is not Config}
+    defined = {obj for module in (config, config_sections) for obj in vars(module).values()
+               if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__ == module.__name__
+               and not obj.__name__.startswith("_") and obj is not Config}
     reached = set()
 
     def walk(model: type[BaseModel]) -> None:

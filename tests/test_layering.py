@@ -15,7 +15,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "newsmirror"
 STAGES = {"sources", "fetch", "extract", "editions", "publish", "state", "views"}
-FOUNDATION = {"records", "errors", "config", "config_checks", "layout", "clock", "ids", "convert",
+FOUNDATION = {"records", "errors", "config", "config_checks", "config_sections", "layout", "clock", "ids",
+              "convert",
               "__init__",  # the package itself: `__version__`
               "progress"}  # the Reporter a run hands every stage; it imports only errors and records
 
