@@ -20,7 +20,7 @@ from newsmirror import layout
 from newsmirror.config import Config
 from newsmirror.convert import article_profile, convert_html, convert_text, edition_dir, text_converter
 from newsmirror.editions import epub
-from newsmirror.editions.html import promo_html, sanitize_body
+from newsmirror.editions.html_parts import promo_html, sanitize_body
 from newsmirror.layout import HtmlEdition, is_local
 from newsmirror.editions.periods import Period
 from newsmirror.records import Article, RenderedFile

@@ -18,35 +18,28 @@ mirror: `editions.html_public_base_urls[0]` (else `public_base_urls[0]`) + page 
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files as package_files
 from urllib.parse import urlsplit
 
-import nh3
-import segno
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from lxml import html as lxml_html
-from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from newsmirror import layout
-
-from newsmirror.editions import markdown as markdown_edition
-from newsmirror.layout import HtmlEdition, is_local
 from newsmirror.config import Config, Labels
 from newsmirror.convert import article_profile, convert_html, edition_language, text_converter
+from newsmirror.editions import markdown as markdown_edition
 from newsmirror.editions.atom import Feed, FeedEntry, render_feed, summary_of
+from newsmirror.editions.html_parts import REMOTE, lead_html, localise_body_images, promo_html, qr_code, sanitize_body
 from newsmirror.editions.worker import REGISTER, REGISTER_HASH, worker_path
-from newsmirror.records import Article, ArticleState, ImageRef, RenderedFile
-from newsmirror.extract.transform import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, relative_link, rewrite_links
+from newsmirror.extract.transform import relative_link, rewrite_links
+from newsmirror.layout import HtmlEdition
+from newsmirror.records import Article, ArticleState, RenderedFile
 
-REMOTE = ("http://", "https://")
 CSP = ("default-src 'self'; img-src 'self' data:{images}; style-src 'self' 'unsafe-inline'; script-src {scripts}; "
        "object-src 'none'; base-uri 'none'; form-action 'none'")
-QR_SCALE, QR_BORDER = 4, 2
 
 
 @lru_cache(maxsize=1)
@@ -63,83 +56,6 @@ def _asset(name: str) -> str:
 
 def site_css() -> str:
     return " ".join(line.strip() for line in _asset("site.css").splitlines() if line.strip())
-
-
-# -- sanitizing and images ------------------------------------------------------------------------------------
-
-
-def sanitize_body(body_html: str) -> str:
-    """The allow-list of `transform.sanitize` (structure, links, images, tables; no script, style, event handler,
-    iframe, form, meta, svg or non-http(s) URL), with rel="noopener noreferrer" on every link."""
-    return nh3.clean(body_html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes={"http", "https"},
-                     link_rel="noopener noreferrer", strip_comments=True)
-
-
-def image_link(src: str, page: str, config: Config) -> str | None:
-    """What an <img> on `page` may load: a local asset (relative link), a remote URL only when the user turned
-    image localisation off, else None (the caller shows a placeholder)."""
-    src = (src or "").strip()
-    if is_local(src):
-        return relative_link(page, src)
-    if src.startswith(REMOTE) and not config.images.localise:
-        return src
-    return None
-
-
-def _placeholder_text(alt: str, caption: str, labels: Labels) -> str:
-    """"Image not available: <alt>", without the alt text when the caption under the box says it already."""
-    alt = " ".join((alt or "").split())
-    if alt and alt not in " ".join((caption or "").split()):
-        return f"{labels.image_unavailable}: {alt}"
-    return labels.image_unavailable
-
-
-def localise_body_images(body_html: str, page: str, config: Config) -> str:
-    """Point local images at their file, relative to the page; replace any other image by a placeholder box."""
-    if "<img" not in body_html:
-        return body_html
-    root = lxml_html.fragment_fromstring(body_html, create_parent="div")
-    for img in list(root.iter("img")):
-        link = image_link(img.get("src", ""), page, config)
-        if link is not None:
-            img.set("src", link)
-            img.set("loading", "lazy")
-            img.set("decoding", "async")
-            if link.startswith(REMOTE):
-                img.set("referrerpolicy", "no-referrer")
-            continue
-        figure = img.getparent()
-        caption = figure.findtext("figcaption") if figure is not None and figure.tag == "figure" else ""
-        box = lxml_html.Element("span", {"class": "ph", "role": "img"})
-        box.text = _placeholder_text(img.get("alt", ""), caption or "", config.labels)
-        box.set("aria-label", box.text)
-        box.tail = img.tail
-        img.getparent().replace(img, box)
-    return (root.text or "") + "".join(lxml_html.tostring(child, encoding="unicode") for child in root)
-
-
-def _lead_html(lead: ImageRef, page: str, config: Config, labels: Labels) -> Markup:
-    link = image_link(lead.src, page, config)
-    if link is not None:
-        policy = Markup(' referrerpolicy="no-referrer"') if link.startswith(REMOTE) else Markup("")
-        picture = Markup('<img src="{}" alt="{}" decoding="async"{}>').format(link, lead.alt, policy)
-    else:
-        text = _placeholder_text(lead.alt, lead.caption, labels)
-        picture = Markup('<span class="ph" role="img" aria-label="{0}">{0}</span>').format(text)
-    caption = Markup("<figcaption>{}</figcaption>").format(lead.caption) if lead.caption else Markup("")
-    return Markup("<figure>{}{}</figure>").format(picture, caption)
-
-
-@lru_cache(maxsize=1)
-def _markdown() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": False})
-
-
-def promo_html(markdown: str) -> str:
-    """The configured promo block (Markdown) as sanitized inline HTML."""
-    if not markdown.strip():
-        return ""
-    return sanitize_body(_markdown().render(markdown.strip())).strip()
 
 
 # -- editions, paths, menus -----------------------------------------------------------------------------------
@@ -230,14 +146,6 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
 
 
-def qr_code(url: str) -> tuple[bytes, int]:
-    """The QR code PNG of `url` (as `markdown_edition.qr_png` makes it) and its width in pixels; encoded once."""
-    code = segno.make(url, error="m", micro=False, mask=markdown_edition.QR_MASK)
-    buffer = io.BytesIO()
-    code.save(buffer, kind="png", scale=QR_SCALE, border=QR_BORDER)
-    return buffer.getvalue(), code.symbol_size(scale=QR_SCALE, border=QR_BORDER)[0]
-
-
 # -- pages ----------------------------------------------------------------------------------------------------
 
 
@@ -254,12 +162,12 @@ def render_article(ctx: _Context, state: ArticleState, article: Article, edited:
     lead = article.lead_image
     if lead and (not lead.src or lead.src in article.body_html):
         lead = None  # the body shows it already
-    lead_html = _lead_html(lead, path, config, ctx.labels) if lead else ""
+    lead_block = lead_html(lead, path, config, ctx.labels) if lead else ""
     promo = promo_html(config.mirror.promo_markdown)
     profile = article_profile(config, state.url, (state.channel, *state.channels), state.source) if e.profile else ""
     if e.profile:
         body = convert_html(body, profile)
-        lead_html = Markup(convert_html(str(lead_html), profile)) if lead_html else ""
+        lead_block = Markup(convert_html(str(lead_block), profile)) if lead_block else ""
         promo = convert_html(promo, e.profile)
     updated = markdown_edition.updated_date(state, article)
     meta = " · ".join(x for x in ((article.published or "")[:10], conv(article.author or ""),
@@ -279,7 +187,7 @@ def render_article(ctx: _Context, state: ArticleState, article: Article, edited:
         "article.html.j2", path, f"{title} · {ctx.conv(config.mirror.title)}", images=pixel_origin,
         lang=language or article.language or config.mirror.language,
         article_title=title, meta=meta, notice=conv(markdown_edition.removed_notice(config, state)), edited=edited, menu=ctx.menu(path, [state.channel], variation), promo=Markup(promo),
-        lead=lead_html, body=Markup(body), share_url=share, qr=qr, original_url=article.url,
+        lead=lead_block, body=Markup(body), share_url=share, qr=qr, original_url=article.url,
         original_link=article.url.startswith(REMOTE), pixel=pixel,
     )
     out = [page]
@@ -480,4 +388,4 @@ def _normalise(text: str) -> bytes:
     return (text.strip() + "\n").encode("utf-8")
 
 
-__all__ = ["render_site", "sanitize_body", "localise_body_images", "site_css"]
+__all__ = ["render_site", "site_css"]
