@@ -194,7 +194,7 @@ def build_zim_file(config: Config, now: datetime) -> str:
                        publisher=config.mirror.title, main_path="index.html",
                        origins=tuple(layout.public_bases(config, html=True)), day=now.date())
     try:
-        zim.build_zim(site_dir, temporary, meta)
+        zim.build_zim(site_dir, temporary, meta, root=root)  # assets/ lives at the mirror root, whatever html_dir is
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         os.replace(temporary, root / path)
     finally:
