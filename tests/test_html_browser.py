@@ -37,27 +37,18 @@ from newsmirror.editions.search import build_search
 from newsmirror.editions.serve import make_server
 from newsmirror.state.store import Store
 
+import chromium
 from conftest import make_config
 from test_render_html import HOSTILE_TITLE, synthetic_site
 
-CHROMIUM = "/usr/bin/chromium"
 CJK_CHARACTER = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium and fonts-noto-cjk "
-                    "(apt-get install -y chromium fonts-noto-cjk)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+    with chromium.launched() as instance:
         yield instance
-        instance.close()
 
 
 @pytest.fixture(scope="module")

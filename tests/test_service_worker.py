@@ -16,7 +16,6 @@ Timings of each scenario are printed (pytest -s).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -32,12 +31,10 @@ from newsmirror.publish.commit import write_files
 from newsmirror.progress import QUIET, Reporter
 from newsmirror.state.store import Store
 
+import chromium
 from conftest import make_config
 from origins import Origin
 
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
 CACHED = "([url]) => caches.open('newsmirror-offline').then(c => c.match(url)).then(r => !!r)"
 ACTIVATED = "() => navigator.serviceWorker.ready.then(r => r.active && r.active.state === 'activated')"
 KEPT_IMAGES = """() => caches.open('newsmirror-offline').then(cache => Promise.all(
@@ -49,14 +46,8 @@ CHECKED = ("([key]) => caches.open('newsmirror-offline').then(c => c.match(key))
 
 @pytest.fixture(scope="module")
 def browser(built):  # the mirror is built first: Playwright's sync API runs an event loop
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium fonts-noto-cjk")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+    with chromium.launched() as instance:
         yield instance
-        instance.close()
 
 
 class Built:

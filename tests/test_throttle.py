@@ -14,7 +14,6 @@ DOMContentLoaded (printed with pytest -s).
 from __future__ import annotations
 
 import gzip
-import os
 import random
 import re
 import socket
@@ -30,13 +29,11 @@ from newsmirror.demo.site import DemoSite
 from newsmirror.pipeline import run_once
 from newsmirror.progress import QUIET, Reporter
 
+import chromium
 from conftest import make_config
 from origins import Origin
 from throttle import LIMIT, ThrottleProxy
 
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
 
 
 # the article's text and the captions the reader can see (laid out, not hidden)
@@ -61,14 +58,8 @@ def mirror(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(mirror):  # the mirror is built first: Playwright's sync API runs an event loop
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium fonts-noto-cjk")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+    with chromium.launched() as instance:
         yield instance
-        instance.close()
 
 
 def _upstream(payload: bytes, requests: int) -> tuple[socket.socket, threading.Thread]:

@@ -32,8 +32,9 @@ from newsmirror.editions.zim import ZimMeta, build_zim, plan_entries, reader_pol
 from newsmirror.pipeline import run_once
 from newsmirror.progress import QUIET, Reporter
 
+import chromium
 from conftest import make_config
-from test_html_browser import CHROMIUM, LAUNCH_ARGS, assert_images_decode
+from test_html_browser import assert_images_decode
 
 CHINESE_WORD = "说书人"  # inside "修缮期间，说书人李先生一直在社区活动中心临时演出" (the GBK demo article)
 ENGLISH_WORD = "observatory"  # inside a caption and a sentence of the lazy-image demo article
@@ -191,14 +192,8 @@ def kiwix(demo_zim):
 
 @pytest.fixture(scope="module")
 def page():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium fonts-noto-cjk")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+    with chromium.launched() as browser:
         yield browser.new_page()
-        browser.close()
 
 
 def test_kiwix_shows_the_main_page_and_an_article_with_its_images(demo_zim, kiwix, page):
