@@ -7,7 +7,9 @@ config.py) and derive from `NewsmirrorError`. The CLI turns every one of them in
 
 from __future__ import annotations
 
+import shutil
 from enum import Enum
+from pathlib import Path
 
 
 class Stage(str, Enum):
@@ -78,6 +80,22 @@ class StateError(NewsmirrorError):
 
     def __init__(self, path: str, reason: str, stage: Stage = Stage.STATE):
         super().__init__(path, stage, reason)
+
+    @classmethod
+    def from_sqlite(cls, path: Path, exc: Exception, stage: Stage = Stage.STATE) -> StateError:
+        """SQLite's own words, plus the likely cause when it only says "disk I/O error" on a full disk (it does
+        when the journal, not the database, runs out of space)."""
+        reason = f"state database: {exc}"
+        if "I/O error" in str(exc) and _free_bytes(path.parent) < 1 << 20:
+            reason += " (No space left on device)"
+        return cls(str(path), reason, stage)
+
+
+def _free_bytes(directory: Path) -> int:
+    try:
+        return shutil.disk_usage(directory).free
+    except OSError:
+        return 1 << 30
 
 
 class PublishError(NewsmirrorError):

@@ -77,7 +77,7 @@ def run_once(config: Config, reporter: Reporter | None = None, request: RunReque
             remotes.after_run(config, store, reporter)  # push each remote its backlog, report sizes; never raises
             return summary
     except sqlite3.Error as exc:  # one line naming the file and the stage, never a traceback
-        raise StateError(str(config.state_path), f"state database: {exc}", progress.stage) from exc
+        raise StateError.from_sqlite(config.state_path, exc, progress.stage) from exc
     except OSError as exc:
         where = exc.filename or config.output_dir
         raise NewsmirrorError(str(where), progress.stage, exc.strerror or str(exc)) from exc
@@ -197,7 +197,7 @@ def _one_line(exc: Exception, config: Config) -> NewsmirrorError:
     if isinstance(exc, NewsmirrorError):
         return exc
     if isinstance(exc, sqlite3.Error):
-        return StateError(str(config.state_path), f"state database: {exc}", Stage.PUBLISH)
+        return StateError.from_sqlite(config.state_path, exc, Stage.PUBLISH)
     assert isinstance(exc, OSError)
     return PublishError(str(exc.filename or config.output_dir), exc.strerror or str(exc))
 

@@ -24,7 +24,7 @@ def status_lines(config: Config, failure_limit: int = 10) -> list[str]:
     try:
         return lines + _state_lines(config, failure_limit)
     except sqlite3.Error as exc:  # unreadable, locked by a migration, corrupt: one line naming the file
-        raise StateError(str(config.state_path), f"state database: {exc}", Stage.STATE) from exc
+        raise StateError.from_sqlite(config.state_path, exc, Stage.STATE) from exc
 
 
 def _state_lines(config: Config, failure_limit: int) -> list[str]:

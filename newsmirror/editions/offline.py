@@ -115,7 +115,7 @@ def bundle(config: Config, request: BundleRequest, now: datetime) -> OfflineResu
             with store.transaction():
                 return build(config, store, kinds, now, request.since, request.channel)
     except sqlite3.Error as exc:
-        raise StateError(str(config.state_path), f"state database: {exc}", Stage.PUBLISH) from exc
+        raise StateError.from_sqlite(config.state_path, exc, Stage.PUBLISH) from exc
 
 
 def build(config: Config, store: Store, kinds: tuple[str, ...] | list[str], now: datetime,

@@ -175,7 +175,7 @@ def _locked_state(config: Config) -> Iterator[Store]:
         with run_lock(config.state_path), Store(config.state_path) as store:
             yield store
     except sqlite3.Error as exc:
-        raise StateError(str(config.state_path), f"state database: {exc}", Stage.PUBLISH) from exc
+        raise StateError.from_sqlite(config.state_path, exc, Stage.PUBLISH) from exc
 
 
 def after_run(config: Config, store: Store, reporter: Reporter) -> list[PushResult]:

@@ -208,7 +208,7 @@ def serve_counter(config: Config, socks: list[socket.socket], processes: int, op
     try:
         Store(config.state_path).close()  # migrate once, before the workers open it
     except sqlite3.Error as exc:
-        raise StateError(str(config.state_path), f"state database: {exc}", Stage.STATE) from exc
+        raise StateError.from_sqlite(config.state_path, exc, Stage.STATE) from exc
     _raise_file_limit(options.max_connections)
     if processes <= 1:
         return run_worker(config, socks[0], options)

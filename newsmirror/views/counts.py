@@ -49,7 +49,7 @@ class Writer:
         try:
             return work(*args)
         except sqlite3.Error as exc:
-            raise StateError(str(self.config.state_path), f"state database: {exc}", Stage.STATE) from exc
+            raise StateError.from_sqlite(self.config.state_path, exc, Stage.STATE) from exc
 
     def close(self) -> None:
         def close_db() -> None:

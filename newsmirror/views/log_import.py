@@ -135,7 +135,7 @@ def import_file(config: Config, path: Path, log_format: LogFormat = "combined") 
         with Store(config.state_path) as store:
             return import_log(config, store, path, log_format)
     except sqlite3.Error as exc:
-        raise StateError(str(config.state_path), f"state database: {exc}", Stage.STATE) from exc
+        raise StateError.from_sqlite(config.state_path, exc, Stage.STATE) from exc
 
 
 def import_log(config: Config, store: Store, path: Path, log_format: LogFormat = "combined",
