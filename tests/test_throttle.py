@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import random
 import re
+import contextlib
 import socket
 import statistics
 import threading
@@ -68,7 +69,7 @@ def _upstream(payload: bytes, requests: int) -> tuple[socket.socket, threading.T
 
     def serve() -> None:
         connection, _ = listener.accept()
-        with connection:
+        with connection, contextlib.suppress(ConnectionError):  # the proxy may drop a stalled connection
             for _ in range(requests):
                 if not connection.recv(1024):
                     return

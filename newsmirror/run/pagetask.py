@@ -17,6 +17,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING
 from uuid import uuid4
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from distributed import Client
 
 TASK_NAME = "fetch_and_extract_host"  # prefix of the tasks' keys on the scheduler (and its dashboard)
+RESULT_TIMEOUT = 120.0  # seconds to bring a finished task's results back from its worker
 
 Extract = Callable[[bytes, str, "str | None", ExtractOptions], Awaitable["Article | ExtractError"]]
 Deliver = Callable[[PageResult], None]
@@ -139,8 +141,8 @@ async def on_cluster(client: Client, requests: list[FetchRequest], fetcher: Fetc
     settings of the driver's `fetcher` and the per-host delays it learnt (robots.txt Crawl-delay). Delivers each
     host's PageResults as its task ends; returns once each host's delay has passed since its task ended (the
     driver fetches images next). Never raises for a task's failure."""
-    from distributed import as_completed
-
+    loop = asyncio.get_running_loop()
+    finished: asyncio.Queue = asyncio.Queue()  # Dask calls back in a thread of its own; nothing here blocks a thread
     futures = {}
     for host, batch in by_host(requests).items():
         delay = _host_delay(fetcher, batch[0].url)
@@ -151,14 +153,14 @@ async def on_cluster(client: Client, requests: list[FetchRequest], fetcher: Fetc
             _task_failed(host, batch, exc, deliver)
             continue
         futures[future] = (host, batch, delay)
-    loop = asyncio.get_running_loop()
+        future.add_done_callback(lambda done: loop.call_soon_threadsafe(finished.put_nowait, done))
     ready = loop.time()  # when the driver may fetch from every host again
-    done = as_completed(list(futures))
-    while futures and (future := await loop.run_in_executor(None, next, done, None)) is not None:
+    while futures:
+        future = await finished.get()
         host, batch, delay = futures.pop(future)
         ready = max(ready, loop.time() + delay)  # every request of this task started before now
         try:
-            results = await loop.run_in_executor(None, future.result)
+            results = await loop.run_in_executor(None, partial(future.result, timeout=RESULT_TIMEOUT))
         except Exception as exc:  # noqa: BLE001 - the task raised, its worker died, its result could not come back
             _task_failed(host, batch, exc, deliver)
             continue
