@@ -110,6 +110,7 @@ def summary_line(summary: RunSummary, seconds: float) -> str:
         sources += f", {summary.sources_failed} failed"
     return (
         f"{summary.new} new, {summary.updated} updated, {summary.unchanged} unchanged, {summary.failed} failed; "
+        f"{f'{summary.gone} removed at the source; ' if summary.gone else ''}"
         f"{sources}; {len(summary.publish.written)} file(s) written to {summary.output} ({commit}) in {seconds:.1f}s"
     )
 
@@ -148,6 +149,7 @@ def tally(update: ArticleUpdate, summary: RunSummary, reporter: Reporter) -> Non
         summary.failures.append(result)
     elif kind == "removed":
         result = ItemResult(update.url, stage, True, update.article_id, kind, update.reason)
+        summary.gone += update.newly
     elif kind == "not_modified":
         result = ItemResult(update.url, Stage.FETCH, True, update.article_id, "unchanged")
         summary.unchanged += 1

@@ -127,6 +127,7 @@ class RunSummary:
     publish: PublishResult = field(default_factory=PublishResult)
     output: str = ""
     removed: int = 0  # pages retention took out of the work tree
+    gone: int = 0  # articles first found removed at the source in this run (their pages stay, with a notice)
     by_channel: dict[str, dict[str, int]] = field(default_factory=dict)  # channel -> {"new": n, "updated": n, ...}
 
     def count(self, channel: str, kind: str) -> None:

@@ -103,16 +103,25 @@ def test_extract_jsonl_plain_and_gzip(demo_site, tmp_path):
 
 
 def test_demo_twice_second_run_changes_nothing(tmp_path):
+    """The first demo mirrors the site as it was a day ago, then as it is (one article edited, one taken down);
+    the second finds nothing to do."""
     first = cli("demo", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "42 new" in first.stdout and "demo-mirror" in first.stdout
+    day_one, day_two = [line for line in first.stdout.splitlines() if " new, " in line]
+    assert day_one.startswith("42 new") and "demo-mirror" in first.stdout
+    assert day_two.startswith("0 new, 1 updated") and "1 removed at the source" in day_two
     mirror = tmp_path / "demo-mirror"
+    assert "indexes/removed.md" in (mirror / "README.md").read_text(encoding="utf-8")
+    assert 'href="indexes/removed.html"' in (mirror / "site/index.html").read_text(encoding="utf-8")
+    assert "old-cinema-restored" in (mirror / "indexes/removed.md").read_text(encoding="utf-8")
+    assert "urban-heat-map.revisions.md" in (mirror / "pages/science/urban-heat-map.md").read_text(encoding="utf-8")
+    assert (mirror / "site/pages/science/urban-heat-map.revisions.html").is_file()
     before = {p: p.stat().st_mtime_ns for p in mirror.rglob("*") if ".git" not in p.parts}
     second = cli("demo", cwd=tmp_path)
     assert second.returncode == 0 and "0 new" in second.stdout and "no commit" in second.stdout
     assert {p: p.stat().st_mtime_ns for p in mirror.rglob("*") if ".git" not in p.parts} == before
     log = subprocess.run(["git", "log", "--oneline"], cwd=mirror, capture_output=True, text=True).stdout
-    assert len(log.splitlines()) == 1
+    assert len(log.splitlines()) == 2
 
 
 def test_the_cli_names_the_same_config_file_as_the_library():

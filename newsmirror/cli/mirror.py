@@ -236,7 +236,8 @@ def demo(directory: Path, quiet: bool, verbose: bool) -> None:
     from newsmirror.progress import make_reporter
 
     with make_reporter(verbosity(quiet, verbose)) as reporter:
-        summary, site_url = run_demo(directory, reporter)
-        reporter.summary(summary)
+        summaries, site_url = run_demo(directory, reporter)
+        for summary in summaries:
+            reporter.summary(summary)
     if not quiet:
         click.echo(f"demo site was {site_url}; mirror: {directory.resolve()} (open README.md there)")

@@ -51,6 +51,13 @@ hot_empty = "暂无阅读数据：读者打开页面后，这里会自动出现�
 updated = "更新于"
 more = "更多"
 mirrors = "其他镜像"
+removed = "原文已被原网站删除于"
+edited = "原网站修改于"
+versions = "个版本"
+revisions = "修改记录"
+version = "版本"
+unchanged = "段未改动"
+removed_list = "已被原网站删除"
 
 # Which editions to write: Markdown pages for git hosts, and a static HTML site in site/ with search and feeds.
 # `convert` adds a second HTML edition converted by OpenCC (s2t: Simplified -> Traditional) under site/zh-hant/.

@@ -51,6 +51,11 @@ SHARED_SLUG = "spring-rain-forecast"
 LAZY_SLUG = "night-sky-comet"
 #: body built by JavaScript at ``/js/<slug>.html``; in no feed or listing
 JS_SLUG = "marathon-live-tracker"
+#: what changes at the source a day later (`DemoSite.next_day`; `newsmirror demo` mirrors both days): one article
+#: quietly edited in place (slug, old text, new text), one taken down (its page answers 404)
+EDITED = ("urban-heat-map", "老城区的气温平均比郊区高出约三摄氏度，个别街区的温差甚至超过四度。",
+          "老城区的气温略高于郊区。")
+TAKEN_DOWN = "old-cinema-restored"
 
 IMAGE_SIZES = {"jpg": (800, 450), "png": (640, 400)}
 

@@ -1,14 +1,20 @@
 """`newsmirror demo`: serve the sample site on 127.0.0.1, mirror it with a generated config, stop the site.
 
 The site answers on a free loopback port but names itself http://news.demo.test; the config's `fetch.resolve`
-sends that host to the port. So article URLs, ids and pages stay the same from one demo run to the next, and a
-second run finds nothing new: no file is rewritten and no commit is made.
+sends that host to the port. So article URLs, ids and pages stay the same from one demo run to the next.
+
+The first demo shows two days of the site: a run dated a day ago mirrors it as it was, then the site changes
+(`DemoSite.next_day`: one article edited in place, one taken down) and a run dated now re-checks what it
+mirrored, so the mirror has a revisions page and a "Removed at the source" list. Later demos see the second day
+only, with no re-check due yet: nothing new, no file rewritten, no commit.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
+from newsmirror.clock import utcnow
 from newsmirror.config import parse_config
 from newsmirror.demo.site import DemoSite, demo_config_text
 from newsmirror.pipeline import RunRequest, run_once
@@ -24,8 +30,9 @@ def demo_config_path(directory: Path) -> Path:
     return directory.resolve().with_name(directory.resolve().name + ".toml")
 
 
-def run_demo(directory: Path, reporter: Reporter | None = None) -> tuple[RunSummary, str]:
-    """Mirror the demo site into `directory`; returns the run summary and the address the site was served on."""
+def run_demo(directory: Path, reporter: Reporter | None = None) -> tuple[list[RunSummary], str]:
+    """Mirror the demo site into `directory`; returns the runs' summaries (the first demo makes two) and the
+    address the site was served on."""
     directory = directory.resolve()
     config_path = demo_config_path(directory)
     with DemoSite(public_host=DEMO_HOST) as site:
@@ -37,5 +44,9 @@ def run_demo(directory: Path, reporter: Reporter | None = None) -> tuple[RunSumm
         config = config.model_copy(update={"fetch": fetch})
         if not config_path.exists() or config_path.read_text(encoding="utf-8") != text:
             write_atomic(config_path, text.encode("utf-8"))
-        summary = run_once(config, reporter, RunRequest())
-        return summary, site.base_url
+        now, summaries = utcnow(), []
+        if not config.state_path.exists():  # the first demo: the day before, then today
+            summaries.append(run_once(config, reporter, RunRequest(), now=now - timedelta(days=1)))
+        site.next_day()
+        summaries.append(run_once(config, reporter, RunRequest(), now=now))
+        return summaries, site.base_url

@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 
 from newsmirror.demo import images, render
 from newsmirror.demo.config_text import demo_config_text
-from newsmirror.demo.content import (CHANNELS, GBK_SLUG, JS_SLUG, LAZY_SLUG, SHARED_SLUG, Article, image_names,
-                                     listed_articles, load_articles)
+from newsmirror.demo.content import (CHANNELS, EDITED, GBK_SLUG, JS_SLUG, LAZY_SLUG, SHARED_SLUG, TAKEN_DOWN, Article,
+                                     image_names, listed_articles, load_articles)
 from newsmirror.demo.feeds import atom_feed, rss_feed
 from newsmirror.demo.render import BOILERPLATE_PHRASES
 
@@ -114,6 +114,13 @@ class DemoSite:
             # One hour after the newest time on the site, so feeds' Last-Modified moves on too.
             latest = max([a.published for a in self._articles.values()] + list(self._updated.values()))
             self._updated[slug] = latest + timedelta(hours=1)
+
+    def next_day(self) -> None:
+        """The site a day later: `content.EDITED` edited in place (its dates unchanged, as quiet edits are) and
+        `content.TAKEN_DOWN` gone (404; still in its feed, as a hurried removal leaves it)."""
+        slug, old, new = EDITED
+        self.replace_text(slug, old, new)
+        self.set_status(self._articles[TAKEN_DOWN].path, 404)
 
     def set_status(self, path: str, code: int | None) -> None:
         """Make ``path`` answer ``code`` (e.g. 500, 404) until ``set_status(path, None)``."""

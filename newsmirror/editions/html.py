@@ -229,7 +229,7 @@ def render_channel(ctx: _Context, channel: str, states: Sequence[ArticleState],
 
 
 def render_home(ctx: _Context, channels: Mapping[str, Sequence[ArticleState]],
-                hot: Sequence[ArticleState] = ()) -> RenderedFile:
+                hot: Sequence[ArticleState] = (), removed_list: bool = False) -> RenderedFile:
     config, e = ctx.config, ctx.edition
     path, per_channel = e.home, config.mirror.home_per_channel
     sections = [
@@ -249,7 +249,8 @@ def render_home(ctx: _Context, channels: Mapping[str, Sequence[ArticleState]],
         offline.append(("OPDS", relative_link(path, layout.opds_path(config))))
     return ctx.page("home.html.j2", path, title, feed=e.feed("all"), heading=title,
                     description=ctx.conv(config.mirror.description), channels=sections, hot=hot_section,
-                    menu=ctx.menu(path, list(channels), "home"), offline=offline)
+                    menu=ctx.menu(path, list(channels), "home"), offline=offline,
+                    removed=ctx.link(path, e.path(layout.REMOVED), "home") if removed_list else None)
 
 
 def render_hot(ctx: _Context, ranked: Sequence[ArticleState]) -> RenderedFile:
@@ -366,7 +367,8 @@ def site_contexts(config: Config, channels: Sequence[str], pages_by_url: Mapping
 
 def render_lists(contexts: Sequence[_Context], channels: Mapping[str, Sequence[ArticleState]],
                  hot: Sequence[ArticleState], records: Callable[[str], Article | None] | None = None,
-                 index_numbers: Mapping[str, Collection[int]] | None = None) -> list[RenderedFile]:
+                 index_numbers: Mapping[str, Collection[int]] | None = None,
+                 removed_list: bool = False) -> list[RenderedFile]:
     """Every edition's indexes, home page, hot list, feeds and search page; with `index_numbers`, only those
     index pages of those channels (and only their feeds)."""
     out: list[RenderedFile] = []
@@ -376,7 +378,7 @@ def render_lists(contexts: Sequence[_Context], channels: Mapping[str, Sequence[A
                 out += render_channel(ctx, name, states)
             elif name in index_numbers:
                 out += render_channel(ctx, name, states, index_numbers[name])
-        out.append(render_home(ctx, channels, hot))
+        out.append(render_home(ctx, channels, hot, removed_list))
         out.append(render_hot(ctx, hot))
         out += render_feeds(ctx, channels, records, None if index_numbers is None else index_numbers)
         if ctx.config.editions.search:

@@ -17,8 +17,8 @@ import segno
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from newsmirror.config import Config
-from newsmirror.layout import (HOME, HOT, MIRROR_LIST, archive_layout, archive_slice, asset_link, failover_links,
-                               index_path, is_local, page_path, qr_path, share_url)
+from newsmirror.layout import (HOME, HOT, MIRROR_LIST, REMOVED, archive_layout, archive_slice, asset_link,
+                               failover_links, index_path, is_local, page_path, qr_path, share_url)
 from newsmirror.records import Article, ArticleState, RenderedFile
 from newsmirror.extract.transform import (
     autolink, encode_url, escape_text, is_http, link_destination, link_images, one_line, relative_link, rewrite_links,
@@ -203,8 +203,9 @@ def kept_sections(old_home: str) -> str:
 
 
 def render_home(config: Config, channels: Mapping[str, Sequence[ArticleState]], kept: str = "",
-                hot: Sequence[ArticleState] = ()) -> RenderedFile:
-    """The home page: the hot list's top entries (once there are views), then the newest of each channel."""
+                hot: Sequence[ArticleState] = (), removed_list: bool = False) -> RenderedFile:
+    """The home page: the hot list's top entries (once there are views), then the newest of each channel, then a
+    link to the "Removed at the source" list once there is one."""
     per_channel = config.mirror.home_per_channel
     sections = [
         {"title": config.channel_title(name), "link": _link(config, HOME, index_path(name), "home"),
@@ -216,6 +217,8 @@ def render_home(config: Config, channels: Mapping[str, Sequence[ArticleState]], 
     text = _environment().get_template("home.md.j2").render(
         mirror=config.mirror, labels=config.labels, channels=sections, hot=hot_section,
         menu=menu(config, HOME, list(channels), "home"), mirrors=failover_line(config, HOME), kept=kept,
+        removed={"title": config.labels.removed_list, "link": _link(config, HOME, REMOVED, "home")}
+        if removed_list else None,
     )
     return RenderedFile(HOME, _normalise(text))
 

@@ -82,9 +82,10 @@ class MarkdownEdition:
                                                  None if lists.numbers is None else lists.numbers[name])
         home = config.output_dir / layout.HOME
         old_home = home.read_text(encoding="utf-8", errors="replace") if home.is_file() else ""
-        yield markdown_edition.render_home(config, lists.channels, kept=markdown_edition.kept_sections(old_home), hot=lists.hot)
-        yield markdown_edition.render_hot(config, lists.hot, names)
         removed = revisions.removed(config, self.store, config.output_dir) if self.store else None
+        yield markdown_edition.render_home(config, lists.channels, kept=markdown_edition.kept_sections(old_home),
+                                           hot=lists.hot, removed_list=removed is not None)
+        yield markdown_edition.render_hot(config, lists.hot, names)
         if removed is not None:
             yield revisions.removed_markdown(config, removed, names)
 
@@ -111,8 +112,9 @@ class HtmlEdition:
             revisions.html_page(ctx, state, versions)]]
 
     def list_files(self, lists: Lists) -> Iterator[RenderedFile]:
-        yield from html_edition.render_lists(self.contexts, lists.channels, lists.hot, lists.records, lists.numbers)
         removed = revisions.removed(self.config, self.store, self.config.output_dir)
+        yield from html_edition.render_lists(self.contexts, lists.channels, lists.hot, lists.records, lists.numbers,
+                                             removed_list=removed is not None)
         if removed is not None:
             for ctx in self.contexts:
                 yield from revisions.removed_html(ctx, removed)
