@@ -33,8 +33,10 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
 @pytest.fixture(scope="module")
 def cluster():
+    # memory_limit=0: in-process workers would measure the whole test process against their share of the machine's
+    # memory, and pause (never run a task) on a machine with less of it
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+                      dashboard_address=None, memory_limit=0) as cluster:
         yield cluster
 
 
