@@ -33,7 +33,7 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 def epub_config(site: DemoSite, directory: Path, **epub_settings: object):
     config = make_config(site, directory)
-    settings = config.editions.epub.model_copy(update={"enabled": True, **epub_settings})
+    settings = config.editions.epub.model_copy(update={"enabled": True, "period": "daily", **epub_settings})
     return config.model_copy(update={"editions": config.editions.model_copy(update={"epub": settings})})
 
 

@@ -30,10 +30,11 @@ NOW = datetime.fromisoformat("2026-03-30T12:00:00+00:00")
 
 
 def with_offline(text: str) -> str:
-    """The demo config with both offline kinds on, EPUB digests of 2 periods kept."""
+    """The demo config with both offline kinds on, daily EPUB digests of 2 periods kept."""
     epub, zim = text.index("[editions.epub]\nenabled = false"), text.index("[editions.zim]\nenabled = false")
     head, body, tail = text[:epub], text[epub:zim], text[zim:]
     body = body.replace("enabled = false", "enabled = true").replace("keep = 7", "keep = 2", 1)
+    body = body.replace('period = "weekly"', 'period = "daily"', 1)
     return head + body + tail.replace("enabled = false", "enabled = true", 1)
 
 

@@ -70,7 +70,7 @@ convert = "s2t"
 # channel) listed in an OPDS catalogue, and a ZIM file of the HTML edition for Kiwix. Never in the Markdown branch.
 [editions.epub]
 enabled = {enabled}
-period = "daily"                      # or "weekly"
+period = "weekly"                     # or "daily" (the default)
 keep = 7                              # periods kept
 
 [editions.zim]

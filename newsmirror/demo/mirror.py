@@ -5,8 +5,10 @@ sends that host to the port. So article URLs, ids and pages stay the same from o
 
 The first demo shows two days of the site: a run dated a day ago mirrors it as it was, then the site changes
 (`DemoSite.next_day`: one article edited in place, one taken down) and a run dated now re-checks what it
-mirrored, so the mirror has a revisions page and a "Removed at the source" list. Later demos see the second day
-only, with no re-check due yet: nothing new, no file rewritten, no commit.
+mirrored, so the mirror has a revisions page and a "Removed at the source" list. The sample articles are dated
+early 2026, before the periods a run's EPUB digests cover, so the first demo also builds the digests of their weeks,
+as `newsmirror bundle --since` would. Later demos see the second day only, with no re-check due yet: nothing new,
+no file rewritten, no commit.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from pathlib import Path
 
 from newsmirror.clock import utcnow
 from newsmirror.config import parse_config
+from newsmirror.demo.content import load_articles
 from newsmirror.demo.site import DemoSite, demo_config_text
+from newsmirror.editions.offline import BundleRequest, bundle
 from newsmirror.pipeline import RunRequest, run_once
 from newsmirror.progress import Reporter
 from newsmirror.publish.commit import write_atomic
@@ -45,8 +49,12 @@ def run_demo(directory: Path, reporter: Reporter | None = None) -> tuple[list[Ru
         if not config_path.exists() or config_path.read_text(encoding="utf-8") != text:
             write_atomic(config_path, text.encode("utf-8"))
         now, summaries = utcnow(), []
-        if not config.state_path.exists():  # the first demo: the day before, then today
+        first = not config.state_path.exists()
+        if first:  # the day before, then today
             summaries.append(run_once(config, reporter, RunRequest(), now=now - timedelta(days=1)))
         site.next_day()
         summaries.append(run_once(config, reporter, RunRequest(), now=now))
+        if first:
+            earliest = min(article.published for article in load_articles().values()).date()
+            bundle(config, BundleRequest(("epub",), since=earliest), now)
         return summaries, site.base_url
