@@ -83,3 +83,16 @@ def test_a_channel_can_keep_its_removals_off_the_list(demo_site, tmp_path):
     assert not (config.output_dir / "indexes/removed.md").exists()  # its only removal is not listed
     with Store(config.state_path) as store:
         assert store.article(gone.slug).removed_at is not None  # but recorded, and the page has its notice
+
+
+def test_the_removed_list_reads_the_removals_index_not_every_article(tmp_path):
+    """Every run reads the removed list for the home pages: on a big mirror it must come from the partial index of
+    removals (a few rows), not from a scan of every published article (0.35 s at 100,000)."""
+    with Store(tmp_path / "state.db") as store:
+        statements: list[str] = []
+        store.db.set_trace_callback(statements.append)
+        store.removed_articles(200)
+        store.db.set_trace_callback(None)
+        query = next(s for s in statements if "removed_at IS NOT NULL" in s)
+        plan = " ".join(row[-1] for row in store.db.execute("EXPLAIN QUERY PLAN " + query))
+    assert "articles_removed" in plan, plan
