@@ -86,16 +86,17 @@ class StateError(NewsmirrorError):
         """SQLite's own words, plus the likely cause when it only says "disk I/O error" on a full disk (it does
         when the journal, not the database, runs out of space)."""
         reason = f"state database: {exc}"
-        if "I/O error" in str(exc) and _free_bytes(path.parent) < 1 << 20:
+        if "I/O error" in str(exc) and _nearly_full(path.parent):
             reason += " (No space left on device)"
         return cls(str(path), reason, stage)
 
 
-def _free_bytes(directory: Path) -> int:
+def _nearly_full(directory: Path) -> bool:
+    """Under 1 MiB free where `directory` lives (False when that cannot be told)."""
     try:
-        return shutil.disk_usage(directory).free
+        return shutil.disk_usage(directory).free < 1 << 20
     except OSError:
-        return 1 << 30
+        return False
 
 
 class PublishError(NewsmirrorError):

@@ -45,6 +45,7 @@ class Lists:
     hot: Sequence[ArticleState]
     numbers: Mapping[str, Collection[int]] | None  # the index pages to render per channel; None: all of them
     records: Callable[[str], Article | None]  # an article's stored record, by id (feeds show summaries)
+    removed: Sequence[revisions.Removed] | None = None  # the removed list's entries; None: there is no list yet
 
 
 class Edition(Protocol):
@@ -82,12 +83,11 @@ class MarkdownEdition:
                                                  None if lists.numbers is None else lists.numbers[name])
         home = config.output_dir / layout.HOME
         old_home = home.read_text(encoding="utf-8", errors="replace") if home.is_file() else ""
-        removed = revisions.removed(config, self.store, config.output_dir) if self.store else None
         yield markdown_edition.render_home(config, lists.channels, kept=markdown_edition.kept_sections(old_home),
-                                           hot=lists.hot, removed_list=removed is not None)
+                                           hot=lists.hot, removed_list=lists.removed is not None)
         yield markdown_edition.render_hot(config, lists.hot, names)
-        if removed is not None:
-            yield revisions.removed_markdown(config, removed, names)
+        if lists.removed is not None:
+            yield revisions.removed_markdown(config, lists.removed, names)
 
     def finish(self, written: list[str]) -> list[str]:
         return []
@@ -112,12 +112,11 @@ class HtmlEdition:
             revisions.html_page(ctx, state, versions)]]
 
     def list_files(self, lists: Lists) -> Iterator[RenderedFile]:
-        removed = revisions.removed(self.config, self.store, self.config.output_dir)
         yield from html_edition.render_lists(self.contexts, lists.channels, lists.hot, lists.records, lists.numbers,
-                                             removed_list=removed is not None)
-        if removed is not None:
+                                             removed_list=lists.removed is not None)
+        if lists.removed is not None:
             for ctx in self.contexts:
-                yield from revisions.removed_html(ctx, removed)
+                yield from revisions.removed_html(ctx, lists.removed)
 
     def finish(self, written: list[str]) -> list[str]:
         return search.update_index(self.config, self.store, written)
@@ -194,7 +193,7 @@ def render_changed(config: Config, store: Store, editions: Sequence[Edition], na
     channels = {name: regenerate.ChannelEntries(store, name) for name in names}  # counted after any failure
     lists = Lists(channels, hot_list(config, store, now),
                   None if numbers is None else {n: p for n, p in numbers.items() if n in channels},
-                  store.article_record)
+                  store.article_record, revisions.removed(config, store, root))
     for edition in editions:
         yield from edition.list_files(lists)
     regenerate.remember(config, store, names)
