@@ -5,7 +5,6 @@ both editions, a real Chromium for the HTML edition, the file system around the 
 from __future__ import annotations
 
 import io
-import os
 import re
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+import chromium
 import faultserver as fs
 from faultserver import FaultServer, mirror_config_text
 from newsmirror.config import parse_config
@@ -93,18 +93,12 @@ def test_hostile_article_html_is_inert_in_both_editions(server, tmp_path):
 
 
 def test_hostile_article_runs_nothing_in_a_browser(server, tmp_path):
-    chromium = "/usr/bin/chromium"
-    if not os.path.exists(chromium):
-        pytest.fail(f"{chromium} is missing: apt-get install -y chromium fonts-noto-cjk")
-    from playwright.sync_api import sync_playwright
-
     server.route("/h/council", fs.reply(HOSTILE_ARTICLE))
     source = f'[[sources]]\nname = "h"\nkind = "urls"\nchannel = "news"\nurls = ["http://{SITE}/h/council"]\n'
     config, _ = mirror(tmp_path, server, source)
     page_file = next((config.output_dir / "site" / "pages" / "news").glob("*.html"))
     dialogs, requests = [], []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+    with chromium.launched() as browser:
         page = browser.new_page()
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         page.on("request", lambda request: requests.append(request.url))
@@ -123,7 +117,6 @@ def test_hostile_article_runs_nothing_in_a_browser(server, tmp_path):
                 .filter(u => /^\\s*(javascript|data|vbscript):/i.test(u)).length,
             url: location.href,
         })""")
-        browser.close()
     assert dialogs == []
     assert active == {"dangerous": 0, "handlers": 0, "badLinks": 0, "url": page_file.as_uri()}
     assert not [u for u in requests if "evil.test" in u or not u.startswith("file:")], requests
